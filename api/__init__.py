@@ -1,0 +1,1 @@
+"""The FastAPI SSE/REST API (arrives with the API capability)."""

@@ -1,0 +1,232 @@
+"""Process settings: YAML files under `config/`, overridden by `SENA_*` environment variables.
+
+Precedence is env (`SENA_LLM__PROVIDER=ollama`, nested with `__`) > YAML file > defaults.
+`load_settings()` is the only entry point; it turns validation failures into a
+`ConfigError` whose message names the offending key, so a bad value fails fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = CONFIG_DIR.parent
+CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml")
+
+Role = Literal["fast", "critical", "code", "router"]
+ROLES: tuple[Role, ...] = ("fast", "critical", "code", "router")
+Provider = Literal["embedded", "ollama"]
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppSettings(Section):
+    name: str = "Sena"
+    data_dir: Path = PROJECT_ROOT / "data"
+    user_id: str = "local"
+    system_prompt: str = (
+        "You are Sena, a helpful personal assistant running locally on the user's machine. "
+        "Answer clearly and concisely. Use the provided context when it is relevant, "
+        "and say so when you do not know something."
+    )
+
+
+class OllamaSettings(Section):
+    base_url: str = "http://localhost:11434"
+    timeout_s: float = Field(default=120.0, gt=0)
+    keep_alive: str = "5m"
+
+
+class EmbeddedModelSpec(Section):
+    """Where a GGUF model comes from: one file in a package, or parts joined in order."""
+
+    file: str
+    package: str | None = None
+    package_path: str | None = None
+    parts_package: str | None = None
+    parts_path: str | None = None
+    parts: int = Field(default=0, ge=0)
+    sha256: str | None = None
+    size_bytes: int | None = None
+    n_ctx: int = Field(default=4096, ge=256)
+
+
+class EmbeddedSettings(Section):
+    models_dir: Path | None = None
+    n_threads: int = Field(default=0, ge=0, description="0 means one thread per core")
+    n_batch: int = Field(default=512, ge=8)
+    n_ctx: int | None = Field(default=None, ge=256)
+    models: dict[str, EmbeddedModelSpec] = Field(default_factory=dict)
+
+
+class RoleSettings(Section):
+    ollama_model: str = "gemma2:2b"
+    embedded_model: str = "qwen2.5-coder-1.5b"
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=512, ge=1)
+
+
+class FallbackSettings(Section):
+    enabled: bool = True
+    provider: Provider = "embedded"
+    role: Role = "fast"
+
+
+class LLMSettings(Section):
+    provider: Provider = "embedded"
+    retries: int = Field(default=1, ge=0, le=5)
+    timeout_s: float = Field(default=300.0, gt=0)
+    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    roles: dict[Role, RoleSettings] = Field(
+        default_factory=lambda: {role: RoleSettings() for role in ROLES}
+    )
+    fallback: FallbackSettings = Field(default_factory=FallbackSettings)
+
+    @field_validator("roles")
+    @classmethod
+    def _all_roles(cls, roles: dict[Role, RoleSettings]) -> dict[Role, RoleSettings]:
+        return {role: roles.get(role, RoleSettings()) for role in ROLES}
+
+
+class IntentRoute(Section):
+    recommended_model: Role = "fast"
+    required_extensions: list[str] = Field(default_factory=list)
+    needs_memory: bool = True
+    patterns: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class IntentRoutingSettings(Section):
+    default_intent: str = "conversation"
+    rule_confidence: float = Field(default=0.9, ge=0, le=1)
+    router_threshold: float = Field(default=0.6, ge=0, le=1)
+    use_router_model: bool = True
+    intents: dict[str, IntentRoute] = Field(default_factory=dict)
+
+
+class MemorySettings(Section):
+    short_term_messages: int = Field(default=20, ge=0)
+    short_term_max_age_s: float = Field(default=3600, ge=0)
+
+
+class ExtensionsSettings(Section):
+    enabled: bool = True
+    core: list[str] = Field(default_factory=list)
+    user_dir: Path = PROJECT_ROOT / "extensions" / "user"
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class APISettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    auth_token: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class DatabaseSettings(Section):
+    path: Path | None = None
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+
+
+class TelemetrySettings(Section):
+    enabled: bool = True
+    retention_days: int = Field(default=30, ge=1)
+
+
+class YamlFilesSource(PydanticBaseSettingsSource):
+    """Read every known YAML file in the config directory; top-level keys are sections."""
+
+    def __init__(self, settings_cls: type[BaseSettings], config_dir: Path) -> None:
+        super().__init__(settings_cls)
+        self.config_dir = config_dir
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns everything at once
+
+    def __call__(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for name in CONFIG_FILES:
+            path = self.config_dir / name
+            if not path.exists():
+                continue
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+            merged.update(loaded)
+        return merged
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SENA_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    app: AppSettings = Field(default_factory=AppSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    intent_routing: IntentRoutingSettings = Field(default_factory=IntentRoutingSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    extensions: ExtensionsSettings = Field(default_factory=ExtensionsSettings)
+    api: APISettings = Field(default_factory=APISettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_dir = Path(os.environ.get("SENA_CONFIG_DIR", CONFIG_DIR))
+        return (init_settings, env_settings, YamlFilesSource(settings_cls, config_dir))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.app.data_dir
+
+    @property
+    def database_path(self) -> Path:
+        return self.database.path or self.app.data_dir / "sena.db"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.llm.embedded.models_dir or self.app.data_dir / "models"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings from YAML and env, raising `ConfigError` that names the bad key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"])
+            env = "SENA_" + "__".join(str(part).upper() for part in err["loc"])
+            problems.append(f"  {key}: {err['msg']} (got {err.get('input')!r}; set in config/*.yaml or {env})")
+        raise ConfigError("Invalid configuration:\n" + "\n".join(problems)) from exc

@@ -1,0 +1,1 @@
+"""Extensions: small Python plugins the run_extensions node calls (core, user, generated)."""

@@ -1,0 +1,1 @@
+"""The Sena graph: state, topology, recovery and the services its nodes use."""

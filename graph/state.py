@@ -1,0 +1,94 @@
+"""The graph's state, its per-run context, and the small records nodes exchange.
+
+State is checkpointed after every node, so it stays small: the conversation lives once
+in `messages`; everything else is a short record about the current turn.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import AnyMessage, HumanMessage
+from langgraph.graph.message import add_messages
+
+
+class IntentRecord(TypedDict):
+    intent_type: str
+    recommended_model: str
+    required_extensions: list[str]
+    needs_memory: bool
+    confidence: float
+    source: Literal["rules", "router", "default"]
+
+
+class MemoryPlan(TypedDict):
+    use_short_term: bool
+    use_long_term: bool
+    reason: str
+
+
+class Snippet(TypedDict):
+    id: str
+    source: Literal["short_term", "long_term"]
+    text: str
+    score: float
+
+
+class ExtensionResult(TypedDict):
+    name: str
+    ok: bool
+    output: str
+    duration_ms: float
+
+
+class StepError(TypedDict):
+    node: str
+    error: str
+    message: str
+
+
+class SenaState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    intent: IntentRecord | None
+    memory_plan: MemoryPlan | None
+    recent_ids: list[str]
+    snippets: list[Snippet]
+    extension_results: list[ExtensionResult]
+    answer: str
+    model_used: str
+    errors: list[StepError]
+    timings: dict[str, float]
+
+
+TURN_RESET: dict[str, Any] = {
+    "intent": None,
+    "memory_plan": None,
+    "recent_ids": [],
+    "snippets": [],
+    "extension_results": [],
+    "answer": "",
+    "model_used": "",
+    "errors": [],
+}
+"""Per-turn keys cleared by the first node, so nothing leaks from the previous turn."""
+
+
+@dataclass(kw_only=True)
+class SenaContext:
+    """Per-run values: who is talking in which thread, and per-run model choices."""
+
+    thread_id: str = "default"
+    user_id: str = "local"
+    model_overrides: dict[str, str] = field(default_factory=dict)
+
+
+def user_message(text: str) -> HumanMessage:
+    """Build the human message that starts a turn, stamped with its time for the short-term buffer."""
+    return HumanMessage(content=text, additional_kwargs={"ts": time.time()})
+
+
+def turn_input(text: str) -> dict[str, Any]:
+    """Return the graph input for one user message."""
+    return {"messages": [user_message(text)]}

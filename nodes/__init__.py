@@ -1,0 +1,15 @@
+"""One module per graph node; each node returns only the state keys it changes."""
+
+from __future__ import annotations
+
+from langchain_core.messages import HumanMessage
+
+from graph.state import SenaState
+
+
+def last_user_text(state: SenaState) -> str:
+    """Return the text of the newest human message (the one this turn answers)."""
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, HumanMessage):
+            return message.text
+    return ""

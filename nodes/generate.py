@@ -1,0 +1,67 @@
+"""generate: stream the answer from the intent's model with the turn's context."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from config.settings import Role
+from graph.events import emit
+from graph.services import Services
+from graph.state import SenaContext, SenaState
+from nodes import last_user_text
+from providers.registry import ModelChoice
+
+
+def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
+    """Assemble the model input: stable system prompt first (llama.cpp reuses its KV cache
+    for a shared prefix), then the recent history, the turn's context, and the question."""
+    recent = set(state.get("recent_ids") or [])
+    history: list[BaseMessage] = [
+        (HumanMessage if isinstance(m, HumanMessage) else AIMessage)(content=m.text)
+        for m in state.get("messages") or []
+        if m.id in recent and isinstance(m, (HumanMessage, AIMessage))
+    ]
+    context = [f"- {s['text']}" for s in state.get("snippets") or []]
+    context += [f"- [{r['name']}] {r['output']}" for r in state.get("extension_results") or []]
+    prompt: list[BaseMessage] = [SystemMessage(system_prompt), *history]
+    if context:
+        prompt.append(SystemMessage("Context for the next message:\n" + "\n".join(context)))
+    prompt.append(HumanMessage(last_user_text(state)))
+    return prompt
+
+
+def choose_model(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> ModelChoice:
+    intent = state.get("intent")
+    role: Role = intent["recommended_model"] if intent else "fast"  # type: ignore[assignment]
+    return services.models.choose(role, runtime.context.model_overrides.get(role))
+
+
+async def stream_answer(
+    model: BaseChatModel, prompt: list[BaseMessage], runtime: Runtime[SenaContext]
+) -> str:
+    """Stream the model's answer as `token` events and return the full text."""
+    parts: list[str] = []
+    async for chunk in model.astream(prompt):
+        if text := chunk.text:
+            parts.append(text)
+            emit(runtime, "token", text=text)
+    return "".join(parts).strip()
+
+
+def answer_update(answer: str, model_label: str) -> dict[str, Any]:
+    message = AIMessage(content=answer, additional_kwargs={"ts": time.time()}, response_metadata={"model": model_label})
+    return {"messages": [message], "answer": answer, "model_used": model_label}
+
+
+async def generate(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
+    """Answer the user with the role's model; failures go to the recovery handler."""
+    choice = choose_model(state, runtime, services)
+    emit(runtime, "model_call", node="generate", model=choice.label, role=choice.role)
+    prompt = build_prompt(state, services.settings.app.system_prompt)
+    answer = await stream_answer(services.models.get(choice), prompt, runtime)
+    return answer_update(answer, choice.label)

@@ -1,0 +1,1 @@
+"""Sena's own SQLite tables (conversation log, threads), beside LangGraph's checkpoints."""
