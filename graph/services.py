@@ -25,10 +25,15 @@ class Services:
             self.log.close()
 
 
-def build_services(settings: Settings, progress: Progress | None = None) -> Services:
-    """Create the model registry and open the conversation log (models load lazily on first use)."""
+def build_services(
+    settings: Settings, progress: Progress | None = None, models: ChatModels | None = None
+) -> Services:
+    """Create the model registry (unless given) and open the conversation log.
+
+    Models load lazily, on first use.
+    """
     return Services(
         settings=settings,
-        models=ModelRegistry(settings.llm, settings.models_dir, progress),
+        models=models or ModelRegistry(settings.llm, settings.models_dir, progress),
         log=ConversationLog.from_path(settings.database_path),
     )

@@ -1,0 +1,21 @@
+"""The `sena` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import bench_cmd, config_cmd
+from cli.chat import chat
+from cli.graph_cmd import graph
+from cli.threads import threads
+
+app = typer.Typer(name="sena", help="Sena, a local-first personal assistant.", no_args_is_help=True)
+app.command()(chat)
+app.command()(threads)
+app.command()(graph)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(bench_cmd.app, name="bench")
+
+
+def main() -> None:
+    app()

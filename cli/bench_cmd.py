@@ -1,0 +1,46 @@
+"""`sena bench ...`: run a benchmark suite and print its figures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cli.common import console, load_or_exit, setup_logging
+
+app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+@app.command("turn")
+def turn(
+    turns: Annotated[int, typer.Option(help="Turns with the instant scripted model.")] = 50,
+    embedded_turns: Annotated[int, typer.Option(help="Turns with the embedded model (0 skips it).")] = 3,
+    max_tokens: Annotated[int, typer.Option(help="Answer length cap for the embedded model.")] = 48,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Per-node timings, graph overhead and time-to-first-token (Sena vs direct llama.cpp)."""
+    from bench.turn import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    report = asyncio.run(run(settings, turns=turns, embedded_turns=embedded_turns, max_tokens=max_tokens))
+    if as_json:
+        print(json.dumps(report, indent=2))  # noqa: T201 - machine-readable output
+        return
+    out = console()
+    for name, result in report.items():
+        table = Table("metric", "value", title=f"turn benchmark: {name} model")
+        for key, value in result.items():
+            if key == "nodes_ms_p50":
+                for node, ms in value.items():
+                    table.add_row(f"node {node} ms p50", _fmt(ms))
+            else:
+                table.add_row(key, _fmt(value))
+        out.print(table)

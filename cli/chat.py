@@ -1,0 +1,176 @@
+"""`sena chat`: talk to Sena in the terminal, with the answer streamed token by token."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import typer
+from langchain_core.messages import HumanMessage
+from rich.console import Console
+
+from cli.common import console, load_or_exit, model_progress, setup_logging
+from config.settings import ROLES, Settings
+from graph.session import Event, Sena, open_sena
+from providers.registry import ModelRegistry, check_ollama
+
+HELP = """Commands:
+  /help                 show this help
+  /exit, /quit          leave (Ctrl-D works too)
+  /model                show which model serves each role
+  /model ROLE NAME      serve ROLE (fast, critical, code, router) with model NAME
+  /thread [NAME]        show the current thread, or switch to NAME
+  /history              show this thread's messages
+  /verbose              toggle node events"""
+
+
+@dataclass
+class ChatSession:
+    sena: Sena
+    thread_id: str
+    verbose: bool
+    out: Console
+    overrides: dict[str, str] = field(default_factory=dict)
+    answering: bool = False
+
+    def show_event(self, event: Event) -> None:
+        kind = event["event"]
+        if kind == "token":
+            if not self.answering:
+                self.answering = True
+                self.out.print("[bold magenta]sena>[/bold magenta] ", end="")
+            sys.stdout.write(event["text"])
+            sys.stdout.flush()
+        elif kind in ("model_error", "recovered"):
+            self.out.print(f"\n[yellow]! {event.get('message') or event.get('action')}[/yellow]")
+        elif self.verbose and kind == "node_start":
+            self.out.print(f"[dim]> {event['node']}[/dim]")
+        elif self.verbose and kind == "node_end":
+            summary = f" {event['summary']}" if event.get("summary") else ""
+            self.out.print(f"[dim]< {event['node']} {event['duration_ms']:.1f} ms{summary}[/dim]")
+        elif self.verbose and kind == "node_error":
+            self.out.print(f"[red]x {event['node']}: {event['error']}: {event['message']}[/red]")
+
+    async def run_turn(self, text: str | None) -> None:
+        self.answering = False
+        async for event in self.sena.turn(self.thread_id, text, self.overrides):
+            self.show_event(event)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    async def command(self, line: str) -> bool:
+        """Handle a slash command; return False when the user wants to leave."""
+        name, *args = line.split()
+        if name in ("/exit", "/quit"):
+            return False
+        if name == "/help":
+            self.out.print(HELP)
+        elif name == "/verbose":
+            self.verbose = not self.verbose
+            self.out.print(f"verbose {'on' if self.verbose else 'off'}")
+        elif name == "/thread":
+            if args:
+                self.thread_id = args[0]
+                await self.greet_thread()
+            else:
+                self.out.print(f"thread: {self.thread_id}")
+        elif name == "/history":
+            for message in await self.sena.messages(self.thread_id):
+                who = "you" if isinstance(message, HumanMessage) else "sena"
+                self.out.print(f"[bold]{who}>[/bold] {message.text}")
+        elif name == "/model":
+            self.switch_model(args)
+        else:
+            self.out.print(f"Unknown command {name}. Type /help.")
+        return True
+
+    def switch_model(self, args: list[str]) -> None:
+        models = self.sena.services.models
+        if len(args) == 2 and args[0] in ROLES and isinstance(models, ModelRegistry):
+            try:
+                choice = models.switch(args[0], args[1])  # type: ignore[arg-type]
+            except ValueError as exc:
+                self.out.print(f"[red]{exc}[/red]")
+                return
+            self.out.print(f"{choice.role} -> {choice.label}")
+        elif args:
+            self.out.print("Usage: /model ROLE NAME  (roles: " + ", ".join(ROLES) + ")")
+        else:
+            for role in ROLES:
+                self.out.print(f"{role:9} {models.choose(role, self.overrides.get(role)).label}")
+
+    async def greet_thread(self) -> None:
+        messages = await self.sena.messages(self.thread_id)
+        if messages:
+            self.out.print(f"[dim]Resumed thread {self.thread_id} ({len(messages)} messages). /history shows them.[/dim]")
+        else:
+            self.out.print(f"[dim]New thread {self.thread_id}.[/dim]")
+        if await self.sena.interrupted(self.thread_id):
+            self.out.print("[yellow]The last turn of this thread was interrupted; finishing it now.[/yellow]")
+            await self.run_turn(None)
+
+
+def warn_if_ollama_down(settings: Settings, out: Console) -> None:
+    if settings.llm.provider != "ollama":
+        return
+    problem = check_ollama(settings.llm.ollama.base_url)
+    if problem:
+        out.print(f"[yellow]! {problem}[/yellow]")
+        fallback = settings.llm.fallback
+        if fallback.enabled:
+            out.print(f"[yellow]  Until then answers come from the fallback ({fallback.provider}, {fallback.role} role).[/yellow]")
+
+
+async def warm_up(sena: Sena, settings: Settings) -> None:
+    """Load the fast role's embedded model in the background so the first answer starts sooner."""
+    models = sena.services.models
+    if settings.llm.provider == "embedded" and isinstance(models, ModelRegistry):
+        try:
+            await asyncio.to_thread(models.runtime(models.choose("fast").model).llama)
+        except Exception:  # the turn itself reports model problems with a fix
+            pass
+
+
+async def read_line(prompt: str, out: Console) -> str | None:
+    out.print(f"[bold cyan]{prompt}[/bold cyan]", end="")
+    sys.stdout.flush()
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return None if line == "" else line.rstrip("\n")
+
+
+async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
+    out = console()
+    warn_if_ollama_down(settings, out)
+    async with open_sena(settings, progress=model_progress(out)) as sena:
+        warm = asyncio.create_task(warm_up(sena, settings))
+        session = ChatSession(sena, thread_id, verbose, out)
+        out.print(f"[bold]{settings.app.name}[/bold] · thread {thread_id} · {sena.services.models.choose('fast').label} · /help for commands")
+        await session.greet_thread()
+        while True:
+            line = await read_line("you> ", out)
+            if line is None:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not await session.command(line):
+                    break
+                continue
+            await session.run_turn(line)
+        warm.cancel()
+
+
+def chat(
+    thread: Annotated[str, typer.Option("--thread", "-t", help="Thread (session) to use or resume.")] = "default",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print node events.")] = False,
+) -> None:
+    """Chat with Sena; the answer streams token by token. /help lists commands."""
+    settings = load_or_exit()
+    setup_logging(settings)
+    try:
+        asyncio.run(chat_loop(settings, thread, verbose))
+    except KeyboardInterrupt:
+        console().print("\nbye")

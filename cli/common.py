@@ -1,0 +1,57 @@
+"""What every command shares: settings loading with friendly errors, logging, the console."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from config.settings import ConfigError, Settings, load_settings
+from providers.model_files import Progress as ProgressFn
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def load_or_exit() -> Settings:
+    """Load settings or exit with the message naming the bad key (no traceback)."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.logging.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # LangSmith tracing only when explicitly configured with a key, so offline exits never block.
+    if not os.environ.get("LANGSMITH_API_KEY"):
+        os.environ["LANGSMITH_TRACING"] = "false"
+
+
+def model_progress(out: Console) -> ProgressFn:
+    """Return a callback showing a progress bar while the embedded model file is assembled."""
+    state: dict[str, object] = {}
+
+    def report(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            out.print("[dim]Preparing the embedded model (one time: joining its parts and checking them)...[/dim]")
+            bar = Progress(TextColumn("model"), BarColumn(), DownloadColumn(), console=out, transient=True)
+            bar.start()
+            state["bar"] = bar
+            state["task"] = bar.add_task("join", total=total)
+        assert isinstance(bar, Progress)
+        bar.update(state["task"], completed=done)  # type: ignore[arg-type]
+        if done >= total:
+            bar.stop()
+            state.clear()
+
+    return report

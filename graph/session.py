@@ -1,0 +1,86 @@
+"""A running Sena: the compiled graph with its SQLite checkpointer and services, opened once.
+
+The CLI (and later the API lifespan and the benchmarks) open one with `open_sena()` and
+drive turns through `Sena.turn()`, which yields the node events and tokens as they happen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StateSnapshot
+
+from config.settings import Settings
+from graph.builder import build_graph
+from graph.services import Services, build_services
+from graph.state import SenaContext, SenaState, turn_input
+from providers.model_files import Progress
+from providers.registry import ChatModels
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+@dataclass
+class Sena:
+    graph: CompiledStateGraph[SenaState, SenaContext, Any, Any]
+    services: Services
+
+    def _config(self, thread_id: str) -> Any:
+        return {"configurable": {"thread_id": thread_id}}
+
+    def context(self, thread_id: str, model_overrides: dict[str, str] | None = None) -> SenaContext:
+        return SenaContext(
+            thread_id=thread_id,
+            user_id=self.services.settings.app.user_id,
+            model_overrides=dict(model_overrides or {}),
+        )
+
+    async def turn(
+        self, thread_id: str, text: str | None, model_overrides: dict[str, str] | None = None
+    ) -> AsyncIterator[Event]:
+        """Run one turn (or, with `text=None`, finish an interrupted one) and yield its events."""
+        if self.services.log is not None:
+            self.services.log.touch_thread(thread_id)
+        graph_input = turn_input(text) if text is not None else None
+        async for event in self.graph.astream(
+            graph_input,
+            self._config(thread_id),
+            context=self.context(thread_id, model_overrides),
+            stream_mode="custom",
+        ):
+            yield event
+
+    async def state(self, thread_id: str) -> StateSnapshot:
+        return await self.graph.aget_state(self._config(thread_id))
+
+    async def messages(self, thread_id: str) -> list[BaseMessage]:
+        snapshot = await self.state(thread_id)
+        return list(snapshot.values.get("messages") or [])
+
+    async def interrupted(self, thread_id: str) -> bool:
+        """Tell whether the thread's last turn stopped before reaching the end (e.g. a crash)."""
+        snapshot = await self.state(thread_id)
+        return bool(snapshot.next)
+
+
+@asynccontextmanager
+async def open_sena(
+    settings: Settings, progress: Progress | None = None, models: ChatModels | None = None
+) -> AsyncIterator[Sena]:
+    """Open the checkpointer and services, compile the graph, and close everything on exit."""
+    settings.database_path.parent.mkdir(parents=True, exist_ok=True)
+    services = build_services(settings, progress, models)
+    try:
+        async with AsyncSqliteSaver.from_conn_string(str(settings.database_path)) as saver:
+            yield Sena(build_graph(services, saver), services)
+    finally:
+        services.close()
