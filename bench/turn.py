@@ -124,13 +124,14 @@ def direct_ttft_ms(registry: ModelRegistry, settings: Settings, text: str) -> fl
     role = settings.llm.roles["fast"]
     started = time.perf_counter()
     first = None
-    for part in llama.create_chat_completion(
+    stream: Any = llama.create_chat_completion(
         messages=prompt,  # type: ignore[arg-type]
         stream=True,
         max_tokens=role.max_tokens,
         temperature=role.temperature,
-    ):
-        if first is None and part["choices"][0].get("delta", {}).get("content"):  # type: ignore[index]
+    )
+    for part in stream:
+        if first is None and part["choices"][0].get("delta", {}).get("content"):
             first = time.perf_counter()
     return ((first or time.perf_counter()) - started) * 1000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -90,7 +91,7 @@ class ChatSession:
         models = self.sena.services.models
         if len(args) == 2 and args[0] in ROLES and isinstance(models, ModelRegistry):
             try:
-                choice = models.switch(args[0], args[1])  # type: ignore[arg-type]
+                choice = models.switch(args[0], args[1])
             except ValueError as exc:
                 self.out.print(f"[red]{exc}[/red]")
                 return
@@ -104,7 +105,9 @@ class ChatSession:
     async def greet_thread(self) -> None:
         messages = await self.sena.messages(self.thread_id)
         if messages:
-            self.out.print(f"[dim]Resumed thread {self.thread_id} ({len(messages)} messages). /history shows them.[/dim]")
+            self.out.print(
+                f"[dim]Resumed thread {self.thread_id} ({len(messages)} messages). /history shows them.[/dim]"
+            )
         else:
             self.out.print(f"[dim]New thread {self.thread_id}.[/dim]")
         if await self.sena.interrupted(self.thread_id):
@@ -120,17 +123,16 @@ def warn_if_ollama_down(settings: Settings, out: Console) -> None:
         out.print(f"[yellow]! {problem}[/yellow]")
         fallback = settings.llm.fallback
         if fallback.enabled:
-            out.print(f"[yellow]  Until then answers come from the fallback ({fallback.provider}, {fallback.role} role).[/yellow]")
+            where = f"{fallback.provider}, {fallback.role} role"
+            out.print(f"[yellow]  Until then answers come from the fallback ({where}).[/yellow]")
 
 
 async def warm_up(sena: Sena, settings: Settings) -> None:
     """Load the fast role's embedded model in the background so the first answer starts sooner."""
     models = sena.services.models
     if settings.llm.provider == "embedded" and isinstance(models, ModelRegistry):
-        try:
+        with contextlib.suppress(Exception):  # the turn itself reports model problems with a fix
             await asyncio.to_thread(models.runtime(models.choose("fast").model).llama)
-        except Exception:  # the turn itself reports model problems with a fix
-            pass
 
 
 async def read_line(prompt: str, out: Console) -> str | None:
@@ -146,7 +148,8 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
     async with open_sena(settings, progress=model_progress(out)) as sena:
         warm = asyncio.create_task(warm_up(sena, settings))
         session = ChatSession(sena, thread_id, verbose, out)
-        out.print(f"[bold]{settings.app.name}[/bold] · thread {thread_id} · {sena.services.models.choose('fast').label} · /help for commands")
+        fast = sena.services.models.choose("fast").label
+        out.print(f"[bold]{settings.app.name}[/bold] · thread {thread_id} · {fast} · /help for commands")
         await session.greet_thread()
         while True:
             line = await read_line("you> ", out)

@@ -94,9 +94,7 @@ class LLMSettings(Section):
     timeout_s: float = Field(default=300.0, gt=0)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
-    roles: dict[Role, RoleSettings] = Field(
-        default_factory=lambda: {role: RoleSettings() for role in ROLES}
-    )
+    roles: dict[Role, RoleSettings] = Field(default_factory=lambda: {role: RoleSettings() for role in ROLES})
     fallback: FallbackSettings = Field(default_factory=FallbackSettings)
 
     @field_validator("roles")

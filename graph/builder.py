@@ -49,15 +49,21 @@ def make_builder(services: Services) -> StateGraph[SenaState, SenaContext, Any, 
 
     routing = services.settings.intent_routing
     default_intent = intent_record(routing, routing.default_intent, 0.0, "default")
-    no_memory = MemoryPlan(use_short_term=True, use_long_term=False, reason="decide_memory failed; using recent messages")
-    model_retry = RetryPolicy(max_attempts=1 + services.settings.llm.retries, initial_interval=0.5, retry_on=is_transient)
+    no_memory = MemoryPlan(
+        use_short_term=True, use_long_term=False, reason="decide_memory failed; using recent messages"
+    )
+    model_retry = RetryPolicy(
+        max_attempts=1 + services.settings.llm.retries, initial_interval=0.5, retry_on=is_transient
+    )
 
     builder = StateGraph(SenaState, context_schema=SenaContext)
     builder.add_node(
         "classify_intent",
         node(classify_intent, "classify_intent", opens_turn=True),
         error_handler=skip_step(
-            "classify_intent", route=lambda _s: "decide_memory", defaults={**TURN_RESET, "intent": default_intent, "timings": {}}
+            "classify_intent",
+            route=lambda _s: "decide_memory",
+            defaults={**TURN_RESET, "intent": default_intent, "timings": {}},
         ),
     )
     builder.add_node(
@@ -65,9 +71,7 @@ def make_builder(services: Services) -> StateGraph[SenaState, SenaContext, Any, 
         node(decide_memory, "decide_memory"),
         error_handler=skip_step("decide_memory", route_after_decide_memory, {"memory_plan": no_memory}),
     )
-    builder.add_node(
-        "retrieve", node(retrieve, "retrieve"), error_handler=skip_step("retrieve", route_after_retrieve)
-    )
+    builder.add_node("retrieve", node(retrieve, "retrieve"), error_handler=skip_step("retrieve", route_after_retrieve))
     builder.add_node(
         "run_extensions",
         node(run_extensions, "run_extensions"),

@@ -32,7 +32,7 @@ def summarize(update: dict[str, Any]) -> str:
         parts.append(f"intent={intent['intent_type']} via {intent['source']} ({intent['confidence']:.2f})")
     if plan := update.get("memory_plan"):
         parts.append(f"memory={'yes' if plan['use_short_term'] or plan['use_long_term'] else 'no'}: {plan['reason']}")
-    if "recent_ids" in update and update["recent_ids"]:
+    if update.get("recent_ids"):
         parts.append(f"{len(update['recent_ids'])} recent messages")
     if results := update.get("extension_results"):
         parts.append("extensions: " + ", ".join(f"{r['name']}={'ok' if r['ok'] else 'failed'}" for r in results))

@@ -26,7 +26,8 @@ from providers.registry import explain_model_error
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[SenaState, NodeError, Runtime[SenaContext]], Awaitable[Command[str]]]
+# The signature LangGraph injects into error handlers: (state, error: NodeError, runtime).
+Handler = Callable[..., Awaitable[Command[str]]]
 Route = Callable[[SenaState], str]
 
 
@@ -66,7 +67,9 @@ def recover_generation(services: Services) -> Handler:
             try:
                 prompt = build_prompt(state, services.settings.app.system_prompt)
                 answer = await stream_answer(services.models.get(fallback), prompt, runtime)
-                return Command(update={**answer_update(answer, fallback.label), "errors": errors}, goto="extract_learnings")
+                return Command(
+                    update={**answer_update(answer, fallback.label), "errors": errors}, goto="extract_learnings"
+                )
             except Exception as exc:
                 log.warning("fallback model %s failed too: %s", fallback.label, exc)
                 errors.append(step_error("generate", exc, explain_model_error(exc, fallback, services.settings.llm)))

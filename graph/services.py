@@ -25,9 +25,7 @@ class Services:
             self.log.close()
 
 
-def build_services(
-    settings: Settings, progress: Progress | None = None, models: ChatModels | None = None
-) -> Services:
+def build_services(settings: Settings, progress: Progress | None = None, models: ChatModels | None = None) -> Services:
     """Create the model registry (unless given) and open the conversation log.
 
     Models load lazily, on first use.

@@ -17,9 +17,7 @@ from nodes import last_user_text
 log = logging.getLogger(__name__)
 
 
-def intent_record(
-    routing: IntentRoutingSettings, intent: str, confidence: float, source: Any
-) -> IntentRecord:
+def intent_record(routing: IntentRoutingSettings, intent: str, confidence: float, source: Any) -> IntentRecord:
     """Build the record for `intent` from its configured route."""
     route = routing.intents.get(intent) or routing.intents.get(routing.default_intent)
     return IntentRecord(
@@ -63,9 +61,7 @@ def router_prompt(text: str, routing: IntentRoutingSettings) -> list[Any]:
     ]
 
 
-async def classify_intent(
-    state: SenaState, runtime: Runtime[SenaContext], services: Services
-) -> dict[str, Any]:
+async def classify_intent(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
     """Classify the newest message: rules first, the router model only when the rules are unsure.
 
     Also clears the previous turn's per-turn keys, since this node opens every turn.

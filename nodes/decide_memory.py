@@ -43,9 +43,7 @@ def plan_memory(text: str, intent_type: str, intent_needs_memory: bool) -> Memor
     return plan(False, "intent is self-contained")
 
 
-async def decide_memory(
-    state: SenaState, runtime: Runtime[SenaContext], services: Services
-) -> dict[str, Any]:
+async def decide_memory(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
     """Choose the memory plan for this turn from the message and its intent."""
     intent = state.get("intent")
     return {

@@ -13,9 +13,7 @@ from nodes import last_user_text
 from storage.conversations import TurnRecord
 
 
-async def extract_learnings(
-    state: SenaState, runtime: Runtime[SenaContext], services: Services
-) -> dict[str, Any]:
+async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
     """Append the turn to the conversation log (learning extraction arrives with memory)."""
     if services.log is None:
         return {}

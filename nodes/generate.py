@@ -41,9 +41,7 @@ def choose_model(state: SenaState, runtime: Runtime[SenaContext], services: Serv
     return services.models.choose(role, runtime.context.model_overrides.get(role))
 
 
-async def stream_answer(
-    model: BaseChatModel, prompt: list[BaseMessage], runtime: Runtime[SenaContext]
-) -> str:
+async def stream_answer(model: BaseChatModel, prompt: list[BaseMessage], runtime: Runtime[SenaContext]) -> str:
     """Stream the model's answer as `token` events and return the full text."""
     parts: list[str] = []
     async for chunk in model.astream(prompt):

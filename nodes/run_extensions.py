@@ -12,9 +12,7 @@ from graph.state import ExtensionResult, SenaContext, SenaState
 from nodes import last_user_text
 
 
-async def run_extensions(
-    state: SenaState, runtime: Runtime[SenaContext], services: Services
-) -> dict[str, Any]:
+async def run_extensions(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
     """Run each required extension in turn; one failing never stops the others."""
     intent = state.get("intent")
     available = set(services.extensions.names())

@@ -185,9 +185,7 @@ class ChatLlamaCpp(BaseChatModel):
                 if not delta and not finish:
                     continue
                 metadata = {"model_name": self.model_name, "finish_reason": finish} if finish else {}
-                chunk = ChatGenerationChunk(
-                    message=AIMessageChunk(content=delta, response_metadata=metadata)
-                )
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta, response_metadata=metadata))
                 if run_manager and delta:
                     run_manager.on_llm_new_token(delta, chunk=chunk)
                 yield chunk

@@ -46,8 +46,7 @@ def part_paths(spec: EmbeddedModelSpec) -> list[Path]:
     """Return the installed part files of a multi-part model, in join order."""
     assert spec.parts_package and spec.parts_path
     return [
-        _package_file(spec.parts_package.format(n=n), spec.parts_path.format(n=n))
-        for n in range(1, spec.parts + 1)
+        _package_file(spec.parts_package.format(n=n), spec.parts_path.format(n=n)) for n in range(1, spec.parts + 1)
     ]
 
 
@@ -93,9 +92,7 @@ def _assemble(spec: EmbeddedModelSpec, target: Path, progress: Progress | None) 
     target.with_suffix(target.suffix + ".sha256").write_text(actual + "\n")
 
 
-def resolve_model_file(
-    spec: EmbeddedModelSpec, models_dir: Path, progress: Progress | None = None
-) -> Path:
+def resolve_model_file(spec: EmbeddedModelSpec, models_dir: Path, progress: Progress | None = None) -> Path:
     """Return a verified path to the model's GGUF file, assembling it if needed."""
     if spec.package and spec.package_path:
         return _package_file(spec.package, spec.package_path)

@@ -35,9 +35,7 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
         try:
             for statement in filter(str.strip, sql.split(";")):
                 conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (component, version) VALUES (?, ?)", (component, version)
-            )
+            conn.execute("INSERT INTO schema_migrations (component, version) VALUES (?, ?)", (component, version))
             conn.execute("COMMIT")
         except Exception:
             conn.execute("ROLLBACK")
