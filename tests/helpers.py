@@ -1,0 +1,30 @@
+"""Small helpers for driving the graph in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.state import SenaContext, turn_input
+
+Event = dict[str, Any]
+
+
+async def run_turn(graph: Any, thread_id: str, text: str, **context: Any) -> list[Event]:
+    """Run one turn and return its custom-stream events."""
+    return [
+        event
+        async for event in graph.astream(
+            turn_input(text),
+            {"configurable": {"thread_id": thread_id}},
+            context=SenaContext(thread_id=thread_id, **context),
+            stream_mode="custom",
+        )
+    ]
+
+
+def nodes_run(events: list[Event]) -> list[str]:
+    return [e["node"] for e in events if e["event"] == "node_end"]
+
+
+def answer_text(events: list[Event]) -> str:
+    return "".join(e["text"] for e in events if e["event"] == "token")

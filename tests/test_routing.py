@@ -1,0 +1,63 @@
+"""classify_intent's rules and decide_memory's heuristics, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import load_settings
+from nodes.classify_intent import classify_by_rules
+from nodes.decide_memory import plan_memory
+
+ROUTING = load_settings().intent_routing
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("hello", "greeting"),
+        ("Hey there!", "greeting"),
+        ("thanks a lot", "greeting"),
+        ("what did I say earlier about cats?", "memory_recall"),
+        ("Do you remember my sister's name?", "memory_recall"),
+        ("write a python function that reverses a list", "code"),
+        ("how much disk space is left", "system_info"),
+        ("list the files in my documents folder", "file_operation"),
+        ("search the web for llama.cpp releases", "web_search"),
+        ("open the browser", "app_launch"),
+        ("write me a poem about autumn", "creative"),
+        ("I live in Lisbon", "personal_info"),
+        ("What is the capital of France?", "question"),
+        ("the capital of France is Paris?", "question"),
+    ],
+)
+def test_rules(text: str, intent: str) -> None:
+    record = classify_by_rules(text, ROUTING)
+    assert record is not None and record["intent_type"] == intent
+    assert record["source"] == "rules"
+
+
+def test_no_rule_means_unsure() -> None:
+    assert classify_by_rules("roses and violets for my aunt", ROUTING) is None
+
+
+def test_greeting_route_has_no_memory_and_extensions_come_from_config() -> None:
+    greeting = classify_by_rules("hi", ROUTING)
+    system = classify_by_rules("what's my cpu load", ROUTING)
+    assert greeting is not None and greeting["needs_memory"] is False
+    assert system is not None and system["required_extensions"] == ["system_info"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "needs", "use", "reason"),
+    [
+        ("hello", "greeting", False, False, "greeting"),
+        ("what did we discuss about trains?", "memory_recall", True, True, "recall phrase"),
+        ("I went hiking yesterday", "personal_info", False, True, "temporal reference"),
+        ("it broke again", "conversation", False, True, "pronoun without antecedent"),
+        ("how much disk space is left", "system_info", False, False, "intent is self-contained"),
+        ("Why is the sky blue?", "question", True, True, "intent needs context"),
+    ],
+)
+def test_memory_heuristics(text: str, intent: str, needs: bool, use: bool, reason: str) -> None:
+    plan = plan_memory(text, intent, needs)
+    assert (plan["use_short_term"], plan["reason"]) == (use, reason)
