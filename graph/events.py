@@ -22,7 +22,7 @@ NodeFn = Callable[[SenaState, Runtime[SenaContext]], Awaitable[dict[str, Any]]]
 
 def emit(runtime: Runtime[SenaContext], event: str, **fields: Any) -> None:
     """Write one event to the run's custom stream (a no-op when nobody streams it)."""
-    runtime.stream_writer({"event": event, "thread_id": runtime.context.thread_id, "ts": time.time(), **fields})
+    runtime.stream_writer({"event": event, "thread_id": runtime.context.thread(), "ts": time.time(), **fields})
 
 
 def summarize(update: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AnyMessage, HumanMessage
+from langgraph.config import get_config
 from langgraph.graph.message import add_messages
 
 
@@ -79,9 +80,16 @@ TURN_RESET: dict[str, Any] = {
 class SenaContext:
     """Per-run values: who is talking in which thread, and per-run model choices."""
 
-    thread_id: str = "default"
+    thread_id: str = ""
     user_id: str = "local"
     model_overrides: dict[str, str] = field(default_factory=dict)
+
+    def thread(self) -> str:
+        """Return the thread id, falling back to the run's config (clients such as the
+        LangGraph dev server name the thread there and send no context)."""
+        if self.thread_id:
+            return self.thread_id
+        return str(get_config().get("configurable", {}).get("thread_id", "default"))
 
 
 def user_message(text: str) -> HumanMessage:

@@ -7,6 +7,7 @@ for every run and the embedded model should load only once.
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 from typing import Any
 
@@ -23,6 +24,10 @@ def studio_services() -> Services:
     return build_services(load_settings())
 
 
-def make_graph() -> CompiledStateGraph[SenaState, SenaContext, Any, Any]:
-    """Return the Sena graph compiled without a checkpointer."""
-    return build_graph(studio_services())
+async def make_graph() -> CompiledStateGraph[SenaState, SenaContext, Any, Any]:
+    """Return the Sena graph compiled without a checkpointer.
+
+    Services are built in a worker thread: opening the database blocks, and the dev server
+    rejects blocking calls on its event loop.
+    """
+    return build_graph(await asyncio.to_thread(studio_services))

@@ -19,7 +19,7 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
         return {}
     intent = state.get("intent")
     record = TurnRecord(
-        thread_id=runtime.context.thread_id,
+        thread_id=runtime.context.thread(),
         user_input=last_user_text(state),
         response=state.get("answer") or "",
         intent=intent["intent_type"] if intent else None,

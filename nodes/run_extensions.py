@@ -17,7 +17,7 @@ async def run_extensions(state: SenaState, runtime: Runtime[SenaContext], servic
     intent = state.get("intent")
     available = set(services.extensions.names())
     text = last_user_text(state)
-    context = {"thread_id": runtime.context.thread_id, "user_id": runtime.context.user_id}
+    context = {"thread_id": runtime.context.thread(), "user_id": runtime.context.user_id}
     results: list[ExtensionResult] = []
     for name in intent["required_extensions"] if intent else []:
         started = time.perf_counter()

@@ -201,7 +201,7 @@ class ChatLlamaCpp(BaseChatModel):
         """Constrain sampling to the JSON schema (llama.cpp grammar) and parse the result."""
         if include_raw:
             raise NotImplementedError("include_raw is not supported by ChatLlamaCpp")
-        json_schema = convert_to_json_schema(schema)
+        json_schema = schema if isinstance(schema, dict) else convert_to_json_schema(schema)
         bound = self.bind(response_format={"type": "json_object", "schema": json_schema})
         if isinstance(schema, type) and issubclass(schema, BaseModel):
             return bound | PydanticOutputParser(pydantic_object=schema)

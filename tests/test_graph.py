@@ -48,9 +48,7 @@ async def test_recall_runs_retrieve_and_feeds_history_to_the_model(
     assert prompt[-1].text == "what did I say earlier about cats?"
 
 
-async def test_unsure_rules_ask_the_router_model(
-    settings: Settings, checkpointer: BaseCheckpointSaver[Any]
-) -> None:
+async def test_unsure_rules_ask_the_router_model(settings: Settings, checkpointer: BaseCheckpointSaver[Any]) -> None:
     models = ScriptedModels(by_role={"router": "router"})
     models.model("router").enqueue(router_reply("creative", 0.8))
     models.model("main").enqueue("A poem.")
@@ -89,7 +87,7 @@ async def test_model_failure_without_fallback_says_what_is_wrong(
     assert answer.startswith("Sorry, I could not answer")
     assert "model exploded" in answer
     state = await graph.aget_state({"configurable": {"thread_id": "t"}})
-    assert [m.text for m in state.values["messages"]][0] == "why is the sky blue?"
+    assert state.values["messages"][0].text == "why is the sky blue?"
     log = ConversationLog.from_path(settings.database_path)
     assert log.turns("t")[0].errors[0]["node"] == "generate"
 
@@ -136,7 +134,9 @@ async def test_per_turn_state_is_reset_between_turns(
     assert len(values["messages"]) == 4
 
 
-async def test_turn_is_logged(settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]) -> None:
+async def test_turn_is_logged(
+    settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]
+) -> None:
     graph = make(settings, models, checkpointer, log=True)
     await run_turn(graph, "t1", "hello there")
     log = ConversationLog.from_path(settings.database_path)

@@ -1,0 +1,5 @@
+"""`python -m cli` runs the `sena` command line."""
+
+from cli.app import main
+
+main()

@@ -1,0 +1,73 @@
+"""`sena chat` as a user runs it: a real subprocess fed from stdin, on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MODELS_DIR, small_model_env
+
+pytestmark = pytest.mark.slow
+SENA = str(Path(sys.executable).parent / "sena")
+
+
+def sena(args: list[str], stdin: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([SENA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return result
+
+
+def answers(stdout: str) -> list[str]:
+    return [part.split("you>")[0].strip() for part in stdout.split("sena>")[1:]]
+
+
+def test_default_model_answers_hello(tmp_path: Path) -> None:
+    env = small_model_env(tmp_path)
+    for key in [k for k in env if k.startswith("SENA_LLM__ROLES__")]:
+        del env[key]  # the default: Qwen2.5-Coder-1.5B through llama.cpp
+    env["SENA_LLM__ROLES__FAST__MAX_TOKENS"] = "32"
+    result = sena(["chat"], "hello\n/exit\n", env)
+    assert "embedded:qwen2.5-coder-1.5b" in result.stdout
+    [answer] = answers(result.stdout)
+    assert len(answer) > 1 and not answer.startswith("Sorry")
+
+
+def test_second_process_sees_the_first_ones_history(tmp_path: Path) -> None:
+    env = small_model_env(tmp_path)
+    sena(["chat", "--thread", "t1"], "My favourite colour is teal.\n/exit\n", env)
+    second = sena(["chat", "--thread", "t1"], "/history\n/exit\n", env)
+    assert "Resumed thread t1 (2 messages)" in second.stdout
+    assert "you> My favourite colour is teal." in second.stdout
+    threads = sena(["threads"], "", env)
+    assert "t1" in threads.stdout
+
+
+def test_verbose_shows_greeting_skipping_retrieve_and_recall_running_it(tmp_path: Path) -> None:
+    env = small_model_env(tmp_path)
+    out = sena(["chat", "--verbose"], "hello\nwhat did I say earlier about cats?\n/exit\n", env).stdout
+    greeting, recall = out.split("> classify_intent")[1:3]
+    assert "memory=no: greeting" in greeting and "> retrieve" not in greeting
+    assert "memory=yes: recall phrase" in recall and "> retrieve" in recall
+
+
+def test_model_switch_in_chat(tmp_path: Path) -> None:
+    env = small_model_env(tmp_path)
+    out = sena(["chat"], "/model code qwen2.5-coder-1.5b\n/model\n/model code nope\n/exit\n", env).stdout
+    assert "code -> embedded:qwen2.5-coder-1.5b" in out
+    assert "Unknown embedded model 'nope'" in out
+
+
+def test_bench_turn_reports_figures(tmp_path: Path) -> None:
+    env = small_model_env(tmp_path)
+    out = sena(["bench", "turn", "--turns", "5", "--embedded-turns", "1", "--json"], "", env).stdout
+    report = json.loads(out)
+    assert report["scripted"]["turns"] == 5
+    assert set(report["scripted"]["nodes_ms_p50"]) >= {"classify_intent", "generate", "extract_learnings"}
+    assert report["embedded"]["ttft_ms_p50"] > 0 and report["embedded"]["direct_ttft_ms_p50"] > 0
+    assert not (tmp_path / "sena.db").exists()  # benchmarks never touch the user's threads
+    assert MODELS_DIR.exists()
