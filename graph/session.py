@@ -6,6 +6,7 @@ drive turns through `Sena.turn()`, which yields the node events and tokens as th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,7 +50,7 @@ class Sena:
     ) -> AsyncIterator[Event]:
         """Run one turn (or, with `text=None`, finish an interrupted one) and yield its events."""
         if self.services.log is not None:
-            self.services.log.touch_thread(thread_id)
+            await asyncio.to_thread(self.services.log.touch_thread, thread_id)
         graph_input = turn_input(text) if text is not None else None
         async for event in self.graph.astream(
             graph_input,
