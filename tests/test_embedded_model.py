@@ -54,7 +54,8 @@ def test_default_model_assembles_and_matches_its_manifest(settings: Settings) ->
     spec = settings.llm.embedded.models["qwen2.5-coder-1.5b"]
     path = resolve_model_file(spec, settings.models_dir)
     assert path.stat().st_size == spec.size_bytes
-    assert path.read_bytes()[:4] == b"GGUF"
+    with path.open("rb") as fh:
+        assert fh.read(4) == b"GGUF"
 
 
 async def test_chat_stream_and_json_on_real_llama(small_settings: Settings) -> None:
