@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -16,6 +17,8 @@ from cli.common import console, load_or_exit, model_progress, setup_logging
 from config.settings import ROLES, Settings
 from graph.session import Event, Sena, open_sena
 from providers.registry import ModelRegistry, check_ollama
+
+log = logging.getLogger(__name__)
 
 HELP = """Commands:
   /help                 show this help
@@ -162,7 +165,14 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
                 if not await session.command(line):
                     break
                 continue
-            await session.run_turn(line)
+            try:
+                await session.run_turn(line)
+            except Exception as exc:  # the checkpoint keeps the message; reopening resumes the turn
+                log.exception("turn failed")
+                out.print(
+                    f"\n[red]The turn stopped: {type(exc).__name__}: {exc}. Your message is saved in thread "
+                    f"{session.thread_id}; reopen it with `sena chat --thread {session.thread_id}` to finish.[/red]"
+                )
         warm.cancel()
 
 
