@@ -119,9 +119,19 @@ class IntentRoutingSettings(Section):
     intents: dict[str, IntentRoute] = Field(default_factory=dict)
 
 
+class QdrantSettings(Section):
+    url: str | None = None
+    api_key: str | None = None
+
+
 class MemorySettings(Section):
     short_term_messages: int = Field(default=20, ge=0)
     short_term_max_age_s: float = Field(default=3600, ge=0)
+    long_term: bool = True
+    collection: str = "sena_memories"
+    search_limit: int = Field(default=5, ge=1, le=100)
+    search_threshold: float = Field(default=0.3, ge=0, le=1)
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
 
 
 class ExtensionsSettings(Section):

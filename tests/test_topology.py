@@ -26,7 +26,7 @@ def test_mermaid_snapshot(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["graph", "nodes", "extensions", "api", "cli", "config", "providers", "storage", "bench"]
+    "package", ["graph", "nodes", "extensions", "api", "cli", "config", "providers", "storage", "bench", "memory"]
 )
 def test_top_level_packages_are_ours(package: str) -> None:
     module = importlib.import_module(package)

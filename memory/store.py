@@ -1,0 +1,189 @@
+"""The long-term memory service: mem0 over Qdrant, with our embedder and chat model.
+
+`MemoryStore.open()` prepares mem0's environment (no telemetry, its files inside `data/`)
+before mem0 is first imported, points mem0's Qdrant provider at the embedded edge engine
+(or a server, by config), and gives the rest of Sena a small typed API: add, search, get,
+update, delete, history, list. mem0 >= 2 adds without deciding updates; Sena decides
+ADD / UPDATE / DELETE itself (memory/learnings.py) and calls these primitives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models import BaseChatModel
+
+from config.settings import MemorySettings
+from memory.embedder import DIMENSIONS, MiniLMEmbedder
+
+if TYPE_CHECKING:
+    from mem0 import Memory
+
+log = logging.getLogger(__name__)
+
+
+class MemoryStoreError(RuntimeError):
+    """Base for memory-store failures (the turn degrades to short-term memory)."""
+
+
+class MemoryNotFound(MemoryStoreError):
+    def __init__(self, memory_id: str) -> None:
+        super().__init__(f"No memory with id {memory_id!r}. `sena memory list` shows the ids.")
+        self.memory_id = memory_id
+
+
+class MemoryLocked(MemoryStoreError):
+    """Another process holds the embedded store."""
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    id: str
+    text: str
+    score: float = 1.0
+    kind: str = "fact"
+    created_at: str | None = None
+    updated_at: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_mem0_environment(data_dir: Path) -> Path:
+    """Keep mem0 offline and inside `data/`; must run before mem0 is first imported."""
+    mem0_dir = data_dir / "memory" / "mem0"
+    mem0_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["MEM0_TELEMETRY"] = "False"
+    os.environ.setdefault("MEM0_DIR", str(mem0_dir))
+    # mem0 warns on every search that spaCy (its optional lemmatiser) is absent; we run without it.
+    logging.getLogger("mem0").setLevel(logging.ERROR)
+    return mem0_dir
+
+
+def _record(item: dict[str, Any]) -> MemoryRecord:
+    metadata = dict(item.get("metadata") or {})
+    return MemoryRecord(
+        id=str(item["id"]),
+        text=str(item.get("memory") or ""),
+        score=float(item.get("score") or 1.0),
+        kind=str(metadata.pop("kind", "fact")),
+        created_at=item.get("created_at"),
+        updated_at=item.get("updated_at"),
+        metadata=metadata,
+    )
+
+
+class MemoryStore:
+    """Facts about the user, searchable by meaning; one instance per process."""
+
+    def __init__(self, memory: Memory, settings: MemorySettings, embedder: MiniLMEmbedder) -> None:
+        self._memory = memory
+        self.settings = settings
+        self.embedder = embedder
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, settings: MemorySettings, data_dir: Path, llm: BaseChatModel, embedder: MiniLMEmbedder | None = None
+    ) -> MemoryStore:
+        """Build mem0 with our embedder, chat model and Qdrant store (blocking: call off the loop)."""
+        prepare_mem0_environment(data_dir)
+        from mem0 import Memory
+
+        from memory.vector_store import install
+
+        install()
+        embedder = embedder or MiniLMEmbedder()
+        qdrant = settings.qdrant
+        store_config: dict[str, Any] = {
+            "collection_name": settings.collection,
+            "embedding_model_dims": DIMENSIONS,
+            "path": str(data_dir / "memory" / "qdrant"),
+            "on_disk": True,
+        }
+        if qdrant.url:
+            store_config.update(url=qdrant.url, api_key=qdrant.api_key)
+            store_config.pop("path")
+        config = {
+            "vector_store": {"provider": "qdrant", "config": store_config},
+            "embedder": {"provider": "langchain", "config": {"model": embedder, "embedding_dims": DIMENSIONS}},
+            "llm": {"provider": "langchain", "config": {"model": llm}},
+            "history_db_path": str(data_dir / "memory" / "history.db"),
+        }
+        try:
+            memory = Memory.from_config(config)
+        except Exception as exc:
+            if "already accessed by another instance" in str(exc) or "lock" in str(exc).lower():
+                raise MemoryLocked(
+                    f"The memory store in {data_dir / 'memory'} is open in another Sena process. "
+                    "Close it, or point this one at the running server with `sena chat --server URL`."
+                ) from exc
+            raise
+        return cls(memory, settings, embedder)
+
+    def _filters(self, user_id: str) -> dict[str, Any]:
+        return {"user_id": user_id}
+
+    def add(self, text: str, user_id: str, kind: str = "fact", metadata: dict[str, Any] | None = None) -> MemoryRecord:
+        """Store `text` as one memory, as given (no model call)."""
+        with self._lock:
+            result = self._memory.add(text, user_id=user_id, infer=False, metadata={**(metadata or {}), "kind": kind})
+        [item] = [r for r in result["results"] if r.get("event") == "ADD"] or result["results"][:1]
+        return self.get(str(item["id"]))
+
+    def search(
+        self, query: str, user_id: str, limit: int | None = None, threshold: float | None = None
+    ) -> list[MemoryRecord]:
+        with self._lock:
+            result = self._memory.search(
+                query,
+                filters=self._filters(user_id),
+                top_k=limit or self.settings.search_limit,
+                threshold=self.settings.search_threshold if threshold is None else threshold,
+            )
+        return [_record(item) for item in result["results"]]
+
+    def get(self, memory_id: str) -> MemoryRecord:
+        try:
+            uuid.UUID(memory_id)
+        except ValueError:
+            raise MemoryNotFound(memory_id) from None
+        with self._lock:
+            item = self._memory.get(memory_id)
+        if not item:
+            raise MemoryNotFound(memory_id)
+        return _record(item)
+
+    def update(self, memory_id: str, text: str) -> MemoryRecord:
+        self.get(memory_id)
+        with self._lock:
+            self._memory.update(memory_id, text=text)
+        return self.get(memory_id)
+
+    def delete(self, memory_id: str) -> None:
+        self.get(memory_id)
+        with self._lock:
+            self._memory.delete(memory_id)
+
+    def history(self, memory_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._memory.history(memory_id)
+        if not rows:
+            raise MemoryNotFound(memory_id)
+        return [dict(r) for r in rows]
+
+    def list(self, user_id: str, limit: int = 100) -> list[MemoryRecord]:
+        with self._lock:
+            result = self._memory.get_all(filters=self._filters(user_id), top_k=limit)
+        return [_record(item) for item in result["results"]]
+
+    def close(self) -> None:
+        with self._lock:
+            store = self._memory.vector_store
+            if hasattr(store, "close"):
+                store.close()
+            self._memory.close()

@@ -1,0 +1,58 @@
+"""Long-term memory on the real stack: MiniLM ONNX embedder, mem0, Qdrant Edge on a temp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config.settings import Settings
+from memory.embedder import DIMENSIONS, MiniLMEmbedder
+from memory.store import MemoryNotFound, MemoryStore
+from tests.fakes import ScriptedChatModel
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+def test_embeddings_are_unit_vectors_that_rank_by_meaning(embedder: MiniLMEmbedder) -> None:
+    vectors = embedder.embed_array(["My sister Lena lives in Porto", "Where does Lena live?", "I like pizza"])
+    assert vectors.shape == (3, DIMENSIONS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_add_search_update_delete_history_and_restart(
+    settings: Settings, embedder: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    store = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
+    lena = store.add("The user's sister Lena lives in Porto", "u1")
+    store.add("The user likes green tea", "u1")
+    store.add("Lena is someone else's cat", "u2")
+    hits = store.search("where does Lena live?", "u1")
+    assert hits[0].id == lena.id and hits[0].score > 0.5
+    assert all(h.id != lena.id or h.text.endswith("Porto") for h in hits)
+    assert {h.text for h in store.search("Lena", "u2")} == {"Lena is someone else's cat"}  # scoped by user
+
+    store.update(lena.id, "The user's sister Lena lives in Lyon")
+    assert [e["event"] for e in store.history(lena.id)] == ["ADD", "UPDATE"]
+    assert store.search("where does Lena live?", "u1")[0].text.endswith("Lyon")
+    store.close()
+
+    reopened = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
+    assert {m.text for m in reopened.list("u1")} == {"The user's sister Lena lives in Lyon", "The user likes green tea"}
+    reopened.delete(lena.id)
+    assert [m.text for m in reopened.list("u1")] == ["The user likes green tea"]
+    with pytest.raises(MemoryNotFound, match="sena memory list"):
+        reopened.get(lena.id)
+    with pytest.raises(MemoryNotFound):
+        reopened.update("not-an-id", "x")
+    reopened.close()
+    assert (settings.data_dir / "memory" / "history.db").exists()
+    assert os.environ["MEM0_TELEMETRY"] == "False"
