@@ -149,6 +149,8 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
     out = console()
     warn_if_ollama_down(settings, out)
     async with open_sena(settings, progress=model_progress(out)) as sena:
+        if sena.services.memory_problem:
+            out.print(f"[yellow]! {sena.services.memory_problem}[/yellow]")
         warm = asyncio.create_task(warm_up(sena, settings))
         session = ChatSession(sena, thread_id, verbose, out)
         fast = sena.services.models.choose("fast").label

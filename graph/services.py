@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from extensions.host import ExtensionHost, NoExtensions
 from providers.model_files import Progress
 from providers.registry import ChatModels, ModelRegistry
 from storage.conversations import ConversationLog
+
+if TYPE_CHECKING:
+    from memory.store import MemoryStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -17,21 +24,44 @@ class Services:
     models: ChatModels
     log: ConversationLog | None = None
     extensions: ExtensionHost = field(default_factory=NoExtensions)
+    memory: MemoryStore | None = None
+    memory_problem: str | None = None
+    """Why long-term memory is off in this process, if it is (shown to the user)."""
 
     def close(self) -> None:
         if isinstance(self.models, ModelRegistry):
             self.models.close()
         if self.log is not None:
             self.log.close()
+        if self.memory is not None:
+            self.memory.close()
+
+
+def open_memory(settings: Settings, models: ChatModels) -> tuple[MemoryStore | None, str | None]:
+    """Open the long-term store, or return why it is unavailable (the turn then uses short-term only)."""
+    if not settings.memory.long_term:
+        return None, None
+    from memory.store import MemoryStore
+
+    try:
+        llm = models.get(models.choose("fast"))
+        return MemoryStore.open(settings.memory, settings.data_dir, llm), None
+    except Exception as exc:
+        log.warning("long-term memory unavailable: %s", exc)
+        return None, f"Long-term memory is off for this session: {exc}"
 
 
 def build_services(settings: Settings, progress: Progress | None = None, models: ChatModels | None = None) -> Services:
-    """Create the model registry (unless given) and open the conversation log.
+    """Create the model registry (unless given), open the conversation log and the memory store.
 
     Models load lazily, on first use.
     """
+    models = models or ModelRegistry(settings.llm, settings.models_dir, progress)
+    memory, problem = open_memory(settings, models)
     return Services(
         settings=settings,
-        models=models or ModelRegistry(settings.llm, settings.models_dir, progress),
+        models=models,
         log=ConversationLog.from_path(settings.database_path),
+        memory=memory,
+        memory_problem=problem,
     )

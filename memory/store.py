@@ -9,13 +9,14 @@ ADD / UPDATE / DELETE itself (memory/learnings.py) and calls these primitives.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -64,6 +65,21 @@ def prepare_mem0_environment(data_dir: Path) -> Path:
     return mem0_dir
 
 
+def _lock_directory(directory: Path) -> IO[str]:
+    """Hold an exclusive lock on the embedded store: one process may use it at a time."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = (directory / ".lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise MemoryLocked(
+            f"The memory store in {directory} is open in another Sena process (a chat or a server). "
+            "Close that one, or set memory.qdrant.url to share a Qdrant server between processes."
+        ) from None
+    return handle
+
+
 def _record(item: dict[str, Any]) -> MemoryRecord:
     metadata = dict(item.get("metadata") or {})
     return MemoryRecord(
@@ -80,11 +96,14 @@ def _record(item: dict[str, Any]) -> MemoryRecord:
 class MemoryStore:
     """Facts about the user, searchable by meaning; one instance per process."""
 
-    def __init__(self, memory: Memory, settings: MemorySettings, embedder: MiniLMEmbedder) -> None:
+    def __init__(
+        self, memory: Memory, settings: MemorySettings, embedder: MiniLMEmbedder, lock_file: IO[str] | None = None
+    ) -> None:
         self._memory = memory
         self.settings = settings
         self.embedder = embedder
         self._lock = threading.Lock()
+        self._lock_file = lock_file
 
     @classmethod
     def open(
@@ -92,6 +111,7 @@ class MemoryStore:
     ) -> MemoryStore:
         """Build mem0 with our embedder, chat model and Qdrant store (blocking: call off the loop)."""
         prepare_mem0_environment(data_dir)
+        lock_file = None if settings.qdrant.url else _lock_directory(data_dir / "memory")
         from mem0 import Memory
 
         from memory.vector_store import install
@@ -116,14 +136,11 @@ class MemoryStore:
         }
         try:
             memory = Memory.from_config(config)
-        except Exception as exc:
-            if "already accessed by another instance" in str(exc) or "lock" in str(exc).lower():
-                raise MemoryLocked(
-                    f"The memory store in {data_dir / 'memory'} is open in another Sena process. "
-                    "Close it, or point this one at the running server with `sena chat --server URL`."
-                ) from exc
+        except BaseException:
+            if lock_file is not None:
+                lock_file.close()
             raise
-        return cls(memory, settings, embedder)
+        return cls(memory, settings, embedder, lock_file)
 
     def _filters(self, user_id: str) -> dict[str, Any]:
         return {"user_id": user_id}
@@ -187,3 +204,6 @@ class MemoryStore:
             if hasattr(store, "close"):
                 store.close()
             self._memory.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None

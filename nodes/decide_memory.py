@@ -28,7 +28,7 @@ def plan_memory(text: str, intent_type: str, intent_needs_memory: bool) -> Memor
     """Apply the heuristics in order: greetings never; recall, time and dangling references always."""
 
     def plan(use: bool, reason: str) -> MemoryPlan:
-        return MemoryPlan(use_short_term=use, use_long_term=False, reason=reason)
+        return MemoryPlan(use_short_term=use, use_long_term=use, reason=reason)
 
     if intent_type == "greeting":
         return plan(False, "greeting")

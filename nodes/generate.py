@@ -26,11 +26,14 @@ def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
         for m in state.get("messages") or []
         if m.id in recent and isinstance(m, (HumanMessage, AIMessage))
     ]
-    context = [f"- {s['text']}" for s in state.get("snippets") or []]
-    context += [f"- [{r['name']}] {r['output']}" for r in state.get("extension_results") or []]
+    sections = []
+    if memories := [f"- {s['text']}" for s in state.get("snippets") or []]:
+        sections.append("What you remember about the user from earlier conversations:\n" + "\n".join(memories))
+    if results := [f"- [{r['name']}] {r['output']}" for r in state.get("extension_results") or []]:
+        sections.append("Results from Sena's extensions:\n" + "\n".join(results))
     prompt: list[BaseMessage] = [SystemMessage(system_prompt), *history]
-    if context:
-        prompt.append(SystemMessage("Context for the next message:\n" + "\n".join(context)))
+    if sections:
+        prompt.append(SystemMessage("\n\n".join(sections)))
     prompt.append(HumanMessage(last_user_text(state)))
     return prompt
 

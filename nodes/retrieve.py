@@ -1,15 +1,18 @@
-"""retrieve: gather the context the memory plan asked for (the short-term buffer for now)."""
+"""retrieve: gather the context the memory plan asked for: recent messages and long-term memories."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
+from graph.events import emit
 from graph.services import Services
-from graph.state import SenaContext, SenaState
+from graph.state import SenaContext, SenaState, Snippet, StepError
+from nodes import last_user_text
 
 
 def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: float) -> list[str]:
@@ -26,10 +29,33 @@ def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: floa
 
 
 async def retrieve(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
-    """Select the short-term buffer: the thread's recent messages, by count and age."""
+    """Select the short-term buffer and search long-term memory.
+
+    A failing memory store degrades the turn to short-term memory, with the error recorded.
+    """
     memory = services.settings.memory
     plan = state.get("memory_plan")
-    if plan is not None and not plan["use_short_term"]:
-        return {"recent_ids": []}
-    ids = recent_message_ids(state, memory.short_term_messages, memory.short_term_max_age_s, time.time())
-    return {"recent_ids": ids}
+    update: dict[str, Any] = {"recent_ids": [], "snippets": []}
+    if plan is None or plan["use_short_term"]:
+        now = time.time()
+        update["recent_ids"] = recent_message_ids(state, memory.short_term_messages, memory.short_term_max_age_s, now)
+    if plan is not None and plan["use_long_term"] and services.memory is not None:
+        query = last_user_text(state)
+        try:
+            found = await asyncio.to_thread(services.memory.search, query, runtime.context.user_id)
+        except Exception as exc:
+            error = StepError(node="retrieve", error=type(exc).__name__, message=f"memory search failed: {exc}")
+            update["errors"] = [*(state.get("errors") or []), error]
+            emit(runtime, "memory_error", node="retrieve", message=error["message"])
+        else:
+            update["snippets"] = [
+                Snippet(id=m.id, source="long_term", text=m.text[:300], score=round(m.score, 4)) for m in found
+            ]
+            emit(
+                runtime,
+                "memory_search",
+                node="retrieve",
+                query=query[:200],
+                hits=[{"id": m.id, "score": round(m.score, 4)} for m in found],
+            )
+    return update

@@ -8,6 +8,8 @@ llama.cpp can reuse its KV cache across calls that share the stable system-promp
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import threading
@@ -36,6 +38,28 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 log = logging.getLogger(__name__)
+
+
+_native_log_callback: Any = None
+
+
+def _route_native_logs() -> None:
+    """Send llama.cpp's own log lines to `logging` (debug level) instead of stderr."""
+    global _native_log_callback
+    if _native_log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    native = logging.getLogger("llama_cpp.native")
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        native.debug("%s", text.decode("utf-8", errors="replace").rstrip())
+
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    _native_log_callback = callback  # keep a reference: ctypes does not
 
 
 class LlamaRuntime:
@@ -73,13 +97,21 @@ class LlamaRuntime:
 
                     path = self._resolve_path()
                     started = time.perf_counter()
-                    self._llama = Llama(
-                        model_path=str(path),
-                        n_ctx=self.n_ctx,
-                        n_threads=self.n_threads,
-                        n_batch=self.n_batch,
-                        verbose=False,
-                    )
+                    _route_native_logs()
+                    # verbose=False would silence llama.cpp by pointing fds 1 and 2 at /dev/null
+                    # while the model loads, swallowing whatever other threads print meanwhile
+                    # (the chat prompt, an answer). Load verbosely instead, with native logs
+                    # routed to `logging` and the Python-level prints captured.
+                    with contextlib.redirect_stderr(io.StringIO()):
+                        llama = Llama(
+                            model_path=str(path),
+                            n_ctx=self.n_ctx,
+                            n_threads=self.n_threads,
+                            n_batch=self.n_batch,
+                            verbose=True,
+                        )
+                    llama.verbose = False  # no per-call prints from here on
+                    self._llama = llama
                     self.load_seconds = time.perf_counter() - started
                     log.info("loaded %s from %s in %.1fs", self.name, path, self.load_seconds)
         return self._llama

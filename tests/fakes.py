@@ -94,3 +94,23 @@ class ScriptedModels:
 
 def router_reply(intent: str, confidence: float = 0.9) -> str:
     return json.dumps({"intent": intent, "confidence": confidence})
+
+
+class ScriptedMemory:
+    """A stand-in for `MemoryStore.search` that returns fixed memories or raises."""
+
+    def __init__(self, texts: list[str] | None = None, error: Exception | None = None) -> None:
+        self.texts = texts or []
+        self.error = error
+        self.queries: list[tuple[str, str]] = []
+
+    def search(self, query: str, user_id: str) -> list[Any]:
+        from memory.store import MemoryRecord
+
+        self.queries.append((query, user_id))
+        if self.error:
+            raise self.error
+        return [MemoryRecord(id=f"m{i}", text=t, score=0.9 - i / 10) for i, t in enumerate(self.texts)]
+
+    def close(self) -> None:
+        pass

@@ -11,7 +11,7 @@ from config.settings import Settings
 from graph.builder import build_graph
 from graph.services import Services
 from storage.conversations import ConversationLog
-from tests.fakes import ScriptedModels, router_reply
+from tests.fakes import ScriptedMemory, ScriptedModels, router_reply
 from tests.helpers import answer_text, nodes_run, run_turn
 
 
@@ -143,3 +143,32 @@ async def test_turn_is_logged(
     [turn] = log.turns("t1")
     assert (turn.user_input, turn.response, turn.intent) == ("hello there", "echo: hello there", "greeting")
     assert log.threads()[0].thread_id == "t1"
+
+
+async def test_long_term_memories_reach_the_prompt(
+    settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]
+) -> None:
+    memory = ScriptedMemory(["The user's sister Lena lives in Porto"])
+    main = models.model("main").enqueue("Lena lives in Porto.")
+    services = Services(settings=settings, models=models, memory=memory)  # type: ignore[arg-type]
+    graph = build_graph(services, checkpointer)
+    events = await run_turn(graph, "t", "where does Lena live?", user_id="u7")
+    assert memory.queries == [("where does Lena live?", "u7")]
+    assert "Lena lives in Porto" in main.prompts[-1][-2].text
+    assert [e["hits"][0]["id"] for e in events if e["event"] == "memory_search"] == ["m0"]
+    state = await graph.aget_state({"configurable": {"thread_id": "t"}})
+    assert state.values["snippets"][0]["source"] == "long_term"
+
+
+async def test_a_failing_memory_store_degrades_to_short_term(
+    settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]
+) -> None:
+    memory = ScriptedMemory(error=RuntimeError("qdrant is down"))
+    main = models.model("main").enqueue("First.", "Still here.")
+    graph = build_graph(Services(settings=settings, models=models, memory=memory), checkpointer)  # type: ignore[arg-type]
+    await run_turn(graph, "t", "I like trains")
+    events = await run_turn(graph, "t", "what did I say earlier?")
+    assert answer_text(events) == "Still here."
+    assert main.prompts[-1][1].text == "I like trains"  # short-term still used
+    state = await graph.aget_state({"configurable": {"thread_id": "t"}})
+    assert state.values["errors"][0]["message"] == "memory search failed: qdrant is down"
