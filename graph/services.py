@@ -13,6 +13,7 @@ from providers.registry import ChatModels, ModelRegistry
 from storage.conversations import ConversationLog
 
 if TYPE_CHECKING:
+    from memory.learnings import Learner
     from memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Services:
     memory: MemoryStore | None = None
     memory_problem: str | None = None
     """Why long-term memory is off in this process, if it is (shown to the user)."""
+    learner: Learner | None = None
 
     def close(self) -> None:
         if isinstance(self.models, ModelRegistry):
@@ -58,10 +60,16 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
     """
     models = models or ModelRegistry(settings.llm, settings.models_dir, progress)
     memory, problem = open_memory(settings, models)
+    learner = None
+    if memory is not None:
+        from memory.learnings import Learner
+
+        learner = Learner(memory, models.get(models.choose("fast")))
     return Services(
         settings=settings,
         models=models,
         log=ConversationLog.from_path(settings.database_path),
         memory=memory,
         memory_problem=problem,
+        learner=learner,
     )

@@ -83,5 +83,7 @@ async def open_sena(
     try:
         async with AsyncSqliteSaver.from_conn_string(str(settings.database_path)) as saver:
             yield Sena(build_graph(services, saver), services)
+        if services.learner is not None:
+            await services.learner.drain()  # what the last turns taught is not lost at exit
     finally:
         services.close()

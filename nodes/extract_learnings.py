@@ -7,6 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from graph.events import emit
 from graph.services import Services
 from graph.state import SenaContext, SenaState
 from nodes import last_user_text
@@ -14,15 +15,28 @@ from storage.conversations import TurnRecord
 
 
 async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
-    """Append the turn to the conversation log (learning extraction arrives with memory)."""
+    """Append the turn to the conversation log and start learning from it in the background.
+
+    Learning (facts, preferences, events, relationships into long-term memory) runs after
+    the answer is out; the next turn on this thread waits for it only if it is still running.
+    """
+    text = last_user_text(state)
+    intent = state.get("intent")
+    intent_type = intent["intent_type"] if intent else None
+    learner = services.learner
+    if (
+        learner is not None
+        and not state.get("errors")
+        and learner.submit(runtime.context.thread(), runtime.context.user_id, text, intent_type)
+    ):
+        emit(runtime, "learning_started", node="extract_learnings")
     if services.log is None:
         return {}
-    intent = state.get("intent")
     record = TurnRecord(
         thread_id=runtime.context.thread(),
-        user_input=last_user_text(state),
+        user_input=text,
         response=state.get("answer") or "",
-        intent=intent["intent_type"] if intent else None,
+        intent=intent_type,
         model_used=state.get("model_used") or None,
         processing_ms=round(sum((state.get("timings") or {}).values()), 3),
         extensions_used=tuple(r["name"] for r in state.get("extension_results") or [] if r["ok"]),

@@ -41,6 +41,8 @@ async def retrieve(state: SenaState, runtime: Runtime[SenaContext], services: Se
         update["recent_ids"] = recent_message_ids(state, memory.short_term_messages, memory.short_term_max_age_s, now)
     if plan is not None and plan["use_long_term"] and services.memory is not None:
         query = last_user_text(state)
+        if services.learner is not None:
+            await services.learner.wait(runtime.context.thread())  # the last turn's facts first
         try:
             found = await asyncio.to_thread(services.memory.search, query, runtime.context.user_id)
         except Exception as exc:

@@ -1,0 +1,260 @@
+"""Learn from a turn: extract facts about the user, then ADD / UPDATE / DELETE / NONE them.
+
+Small local models break free-form JSON, so both steps use JSON-schema constrained output
+(llama.cpp grammar, Ollama `format`): the model cannot emit invalid JSON. Facts not
+grounded in the user's own words are dropped. mem0 >= 2 only adds, so the decision against
+similar existing memories is made here, and an UPDATE keeps the old text in mem0's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal, Protocol
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from memory.store import MemoryRecord
+
+log = logging.getLogger(__name__)
+
+Action = Literal["ADD", "UPDATE", "DELETE", "NONE"]
+KINDS = ("fact", "preference", "event", "relationship")
+
+STOPWORDS = frozenset(
+    "the a an and or but of to in on at for with from by is are was were be been am has have had do does did "
+    "that this these those it its as into about than then so very just also user user's users their they them "
+    "he she his her him who whom which what when where why how not no yes can will would should could".split()
+)
+
+FACTS_SCHEMA: dict[str, Any] = {
+    "title": "Learnings",
+    "type": "object",
+    "properties": {
+        "facts": {
+            "type": "array",
+            "maxItems": 5,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string", "maxLength": 200},
+                    "kind": {"type": "string", "enum": list(KINDS)},
+                },
+                "required": ["text", "kind"],
+            },
+        }
+    },
+    "required": ["facts"],
+}
+
+DECISION_SCHEMA: dict[str, Any] = {
+    "title": "Decision",
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
+        "target": {"type": "integer", "minimum": 0, "maximum": 9},
+        "text": {"type": "string", "maxLength": 200},
+    },
+    "required": ["action", "target", "text"],
+}
+
+EXTRACT_PROMPT = (
+    "You pick out lasting facts from the user's message for a personal assistant's memory: facts about "
+    "the user, their preferences, events in their life (with dates when given; today is {today}), and "
+    "the people, pets and things in their life. Write each fact as one short third-person sentence that "
+    "names who it is about, for example 'The user's sister Lena lives in Porto', 'The user prefers tea', "
+    "'Lena moved to Lyon'. Say 'The user' only for the user themselves. Ignore questions and greetings. "
+    "Return an empty list when the message states nothing worth remembering."
+)
+
+DECIDE_PROMPT = (
+    'A personal assistant\'s memory holds these facts:\n{existing}\nA new fact arrived: "{fact}"\n'
+    "Choose one action. UPDATE: the new fact changes or corrects one existing fact; give its number and "
+    "the corrected fact as one sentence that keeps what is still true (for example 'The user's sister Lena "
+    "lives in Lyon'). DELETE: the new fact says an existing fact is no longer true and gives nothing in its "
+    "place; give its number. NONE: the new fact is already known. ADD: the new fact is about something else."
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: str
+    kind: str = "fact"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    fact: Fact
+    target: MemoryRecord | None = None
+    reason: str = ""
+
+
+class MemoryWriter(Protocol):
+    """The part of `MemoryStore` learning needs."""
+
+    def search(
+        self, query: str, user_id: str, limit: int | None = None, threshold: float | None = None
+    ) -> list[MemoryRecord]: ...
+
+    def add(self, text: str, user_id: str, kind: str = "fact", metadata: dict[str, Any] | None = None) -> Any: ...
+
+    def update(self, memory_id: str, text: str) -> Any: ...
+
+    def delete(self, memory_id: str) -> None: ...
+
+
+LEARNING_INTENTS = frozenset({"personal_info", "conversation"})
+
+
+def worth_learning(user_text: str, intent: str | None = None) -> bool:
+    """Skip the model for messages that state nothing: questions, requests, greetings, one-word replies."""
+    text = user_text.strip()
+    if intent is not None and intent not in LEARNING_INTENTS:
+        return False
+    return len(content_words(text)) >= 2 and not text.endswith("?")
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in STOPWORDS and len(w) > 2}
+
+
+def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
+    """Keep a fact only if most of its content words come from the user's message."""
+    words = content_words(fact)
+    if not words:
+        return False
+    source = content_words(user_text)
+    stems = {w[:5] for w in source}
+    hits = sum(1 for w in words if w in source or w[:5] in stems)
+    return hits / len(words) >= min_overlap
+
+
+def normalise(text: str) -> str:
+    return " ".join(sorted(content_words(text)))
+
+
+async def extract_facts(model: BaseChatModel, user_text: str, today: date | None = None) -> list[Fact]:
+    """Ask the model for facts (schema-constrained), keeping only those grounded in `user_text`."""
+    prompt = [
+        SystemMessage(EXTRACT_PROMPT.format(today=(today or date.today()).isoformat())),
+        HumanMessage(user_text),
+    ]
+    result: Any = await model.with_structured_output(FACTS_SCHEMA, method="json_schema").ainvoke(
+        prompt, config={"tags": ["nostream"]}
+    )
+    facts: list[Fact] = []
+    for item in result.get("facts") or []:
+        text = str(item.get("text") or "").strip()
+        if not text:
+            continue
+        if not grounded(text, user_text):
+            log.info("dropping ungrounded fact %r", text)
+            continue
+        if any(content_words(text) <= content_words(f.text) for f in facts):
+            continue  # small models repeat a fact in shorter words
+        kind = item.get("kind") if item.get("kind") in KINDS else "fact"
+        facts.append(Fact(text, kind))
+    return facts
+
+
+async def decide(model: BaseChatModel, fact: Fact, similar: list[MemoryRecord]) -> Decision:
+    """Decide what `fact` does to memory given the most similar existing memories."""
+    if not similar:
+        return Decision("ADD", fact, reason="nothing similar")
+    for record in similar:
+        if normalise(record.text) == normalise(fact.text):
+            return Decision("NONE", fact, record, "already known")
+    existing = "\n".join(f"{i + 1}. {r.text}" for i, r in enumerate(similar))
+    prompt = [HumanMessage(DECIDE_PROMPT.format(existing=existing, fact=fact.text))]
+    choice: Any = await model.with_structured_output(DECISION_SCHEMA, method="json_schema").ainvoke(
+        prompt, config={"tags": ["nostream"]}
+    )
+    action = choice.get("action", "ADD")
+    index = int(choice.get("target") or 0) - 1
+    if action == "UPDATE" and 0 <= index < len(similar):
+        merged = str(choice.get("text") or "").strip()
+        # The merged sentence must still rest on the new fact, or the new fact is kept as said.
+        text = merged if merged and grounded(merged, fact.text + " " + similar[index].text) else fact.text
+        return Decision("UPDATE", Fact(text, fact.kind), similar[index], "model")
+    if action == "DELETE" and 0 <= index < len(similar):
+        return Decision("DELETE", fact, similar[index], "model")
+    if action == "NONE":
+        return Decision("NONE", fact, None, "model")
+    return Decision("ADD", fact, reason="model" if action == "ADD" else f"model chose {action} without a target")
+
+
+def apply(store: MemoryWriter, user_id: str, decision: Decision) -> None:
+    if decision.action == "ADD":
+        store.add(decision.fact.text, user_id, kind=decision.fact.kind)
+    elif decision.action == "UPDATE" and decision.target is not None:
+        store.update(decision.target.id, decision.fact.text)
+    elif decision.action == "DELETE" and decision.target is not None:
+        store.delete(decision.target.id)
+
+
+class Learner:
+    """Run learning after a turn, off the answer's path.
+
+    The user sees the full answer and can type at once; the next turn on the same thread
+    waits for the previous turn's learning (`wait`) only while it is still running.
+    """
+
+    def __init__(
+        self, store: MemoryWriter, model: BaseChatModel, similar_limit: int = 3, similar_threshold: float = 0.45
+    ) -> None:
+        self.store = store
+        self.model = model
+        self.similar_limit = similar_limit
+        self.similar_threshold = similar_threshold
+        self._tasks: dict[str, asyncio.Task[list[Decision]]] = {}
+        self.results: dict[str, list[Decision]] = {}
+
+    async def learn(self, user_id: str, user_text: str) -> list[Decision]:
+        """Extract, decide and apply; return the decisions taken."""
+        decisions = []
+        for fact in await extract_facts(self.model, user_text):
+            similar = await asyncio.to_thread(
+                self.store.search, fact.text, user_id, self.similar_limit, self.similar_threshold
+            )
+            decision = await decide(self.model, fact, similar)
+            await asyncio.to_thread(apply, self.store, user_id, decision)
+            log.info("memory %s: %s (%s)", decision.action, fact.text, decision.reason)
+            decisions.append(decision)
+        return decisions
+
+    def submit(self, thread_id: str, user_id: str, user_text: str, intent: str | None = None) -> bool:
+        """Start learning from this turn in the background; False when there is nothing to learn."""
+        if not worth_learning(user_text, intent):
+            return False
+
+        previous = self._tasks.get(thread_id)
+
+        async def run() -> list[Decision]:
+            if previous is not None:  # keep one thread's writes in order
+                await asyncio.gather(previous, return_exceptions=True)
+            try:
+                decisions = await self.learn(user_id, user_text)
+            except Exception as exc:  # learning is best effort; the turn is already saved
+                log.warning("learning from a turn failed: %s", exc)
+                decisions = []
+            self.results[thread_id] = decisions
+            return decisions
+
+        self._tasks[thread_id] = asyncio.get_running_loop().create_task(run())
+        return True
+
+    async def wait(self, thread_id: str) -> None:
+        task = self._tasks.get(thread_id)
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+
+    async def drain(self) -> None:
+        """Finish all pending learning (at shutdown)."""
+        pending = [t for t in self._tasks.values() if not t.done()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
