@@ -64,7 +64,7 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
     if memory is not None:
         from memory.learnings import Learner
 
-        learner = Learner(memory, models.get(models.choose("fast")))
+        learner = Learner(memory, models.get(models.choose("router")))  # temperature 0: extraction
     return Services(
         settings=settings,
         models=models,

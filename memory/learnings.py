@@ -108,13 +108,15 @@ class MemoryWriter(Protocol):
     def delete(self, memory_id: str) -> None: ...
 
 
-LEARNING_INTENTS = frozenset({"personal_info", "conversation"})
+REQUEST_INTENTS = frozenset(
+    {"greeting", "question", "code", "system_info", "file_operation", "web_search", "app_launch", "creative"}
+)
 
 
 def worth_learning(user_text: str, intent: str | None = None) -> bool:
     """Skip the model for messages that state nothing: questions, requests, greetings, one-word replies."""
     text = user_text.strip()
-    if intent is not None and intent not in LEARNING_INTENTS:
+    if intent in REQUEST_INTENTS:
         return False
     return len(content_words(text)) >= 2 and not text.endswith("?")
 
@@ -124,11 +126,15 @@ def content_words(text: str) -> set[str]:
 
 
 def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
-    """Keep a fact only if most of its content words come from the user's message."""
+    """Keep a fact only if most of its content words, and all of its names and numbers,
+    come from the user's message."""
     words = content_words(fact)
     if not words:
         return False
     source = content_words(user_text)
+    specifics = {w.lower() for w in re.findall(r"\b(?:[A-Z][\w'-]+|\d[\w.:/-]*)", fact)} - {"the", "user", "user's"}
+    if not all(w.removesuffix("'s") in source or w in source for w in specifics):
+        return False
     stems = {w[:5] for w in source}
     hits = sum(1 for w in words if w in source or w[:5] in stems)
     return hits / len(words) >= min_overlap

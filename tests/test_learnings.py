@@ -1,0 +1,123 @@
+"""Learning: grounding, ADD / UPDATE / DELETE / NONE decisions, and the background learner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from memory.learnings import Decision, Fact, Learner, decide, extract_facts, grounded, worth_learning
+from memory.store import MemoryRecord
+from tests.fakes import ScriptedChatModel
+
+
+def facts_reply(*texts: str) -> str:
+    return json.dumps({"facts": [{"text": t, "kind": "fact"} for t in texts]})
+
+
+def decision_reply(action: str, target: int = 0, text: str = "") -> str:
+    return json.dumps({"action": action, "target": target, "text": text})
+
+
+class FakeStore:
+    def __init__(self, records: list[MemoryRecord] | None = None) -> None:
+        self.records = {r.id: r for r in records or []}
+        self.calls: list[tuple[str, ...]] = []
+
+    def search(
+        self, query: str, user_id: str, limit: int | None = None, threshold: float | None = None
+    ) -> list[MemoryRecord]:
+        return list(self.records.values())
+
+    def add(self, text: str, user_id: str, kind: str = "fact", metadata: dict[str, Any] | None = None) -> None:
+        self.calls.append(("add", text))
+        self.records[f"new{len(self.records)}"] = MemoryRecord(id=f"new{len(self.records)}", text=text)
+
+    def update(self, memory_id: str, text: str) -> None:
+        self.calls.append(("update", memory_id, text))
+        self.records[memory_id] = MemoryRecord(id=memory_id, text=text)
+
+    def delete(self, memory_id: str) -> None:
+        self.calls.append(("delete", memory_id))
+        del self.records[memory_id]
+
+
+PORTO = MemoryRecord(id="m1", text="The user's sister Lena lives in Porto", score=0.7)
+
+
+@pytest.mark.parametrize(
+    ("fact", "source", "ok"),
+    [
+        ("The user's sister Lena lives in Porto", "My sister Lena lives in Porto.", True),
+        ("The user's sister Lena lives in Paris", "My sister Lena lives in Porto.", False),
+        ("The user owns a yacht", "I like boats", False),
+        ("The user prefers green tea", "I really prefer green tea", True),
+    ],
+)
+def test_grounding(fact: str, source: str, ok: bool) -> None:
+    assert grounded(fact, source) is ok
+
+
+def test_worth_learning_skips_questions_requests_and_greetings() -> None:
+    assert worth_learning("My sister Lena lives in Porto.", "personal_info")
+    assert not worth_learning("where does Lena live?", "question")
+    assert not worth_learning("write me a poem about cats", "creative")
+    assert not worth_learning("ok", "conversation")
+
+
+async def test_extraction_drops_invented_and_repeated_facts() -> None:
+    model = ScriptedChatModel().enqueue(
+        facts_reply("The user's sister Lena lives in Porto", "The user is a pilot", "Lena lives in Porto")
+    )
+    facts = await extract_facts(model, "My sister Lena lives in Porto.")
+    assert facts == [Fact("The user's sister Lena lives in Porto")]
+
+
+async def test_decisions() -> None:
+    fact = Fact("Lena moved to Lyon")
+    assert (await decide(ScriptedChatModel(), fact, [])).action == "ADD"
+    known = await decide(ScriptedChatModel(), Fact("The user's sister Lena lives in Porto."), [PORTO])
+    assert known.action == "NONE"  # same content words: no model call needed
+    update = await decide(
+        ScriptedChatModel().enqueue(decision_reply("UPDATE", 1, "The user's sister Lena lives in Lyon")), fact, [PORTO]
+    )
+    assert (update.action, update.target, update.fact.text) == ("UPDATE", PORTO, "The user's sister Lena lives in Lyon")
+    invented = await decide(
+        ScriptedChatModel().enqueue(decision_reply("UPDATE", 1, "Lena is a pilot in Oslo")), fact, [PORTO]
+    )
+    assert invented.fact.text == "Lena moved to Lyon"  # an ungrounded merge falls back to the new fact
+    delete = await decide(ScriptedChatModel().enqueue(decision_reply("DELETE", 1)), Fact("Lena left Porto"), [PORTO])
+    assert (delete.action, delete.target) == ("DELETE", PORTO)
+    stray = await decide(ScriptedChatModel().enqueue(decision_reply("UPDATE", 7)), fact, [PORTO])
+    assert stray.action == "ADD"
+
+
+async def test_learner_runs_in_background_and_applies_in_order() -> None:
+    store = FakeStore([PORTO])
+    model = ScriptedChatModel().enqueue(
+        facts_reply("Lena moved to Lyon"),
+        decision_reply("UPDATE", 1, "The user's sister Lena lives in Lyon"),
+        facts_reply("The user adopted a cat named Miso"),
+        decision_reply("ADD"),
+    )
+    learner = Learner(store, model)
+    assert learner.submit("t", "u", "Lena moved to Lyon.", "conversation")
+    assert learner.submit("t", "u", "I adopted a cat named Miso.", "personal_info")
+    assert not learner.submit("t", "u", "what time is it?", "question")
+    await learner.wait("t")
+    await learner.drain()
+    assert store.calls == [
+        ("update", "m1", "The user's sister Lena lives in Lyon"),
+        ("add", "The user adopted a cat named Miso"),
+    ]
+    assert [d.action for d in learner.results["t"]] == ["ADD"]
+
+
+async def test_learner_failure_is_contained() -> None:
+    learner = Learner(FakeStore(), ScriptedChatModel().enqueue(ValueError("bad json")))
+    learner.submit("t", "u", "I live in Lisbon now", "personal_info")
+    await asyncio.wait_for(learner.drain(), 5)
+    assert learner.results["t"] == []
+    assert isinstance(Decision("ADD", Fact("x")), Decision)
