@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,6 +17,25 @@ app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 
 def _fmt(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+@app.command("memory")
+def memory(
+    bench_file: Annotated[Path, typer.Option("--bench", help="Benchmark JSON.")] = Path(
+        "../shared/bench/memory_bench.json"
+    ),
+    extraction_turns: Annotated[int, typer.Option(help="Turns to time extract_learnings on (0 skips).")] = 5,
+) -> None:
+    """Recall@k vs BM25, updated facts, absent probes, search latency at 1k/10k, extraction time."""
+    from bench.memory import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    if not bench_file.exists():
+        console().print(f"[red]No benchmark file at {bench_file}; pass --bench PATH.[/red]")
+        raise typer.Exit(2)
+    report = asyncio.run(run(settings, bench_file, extraction_turns=extraction_turns))
+    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
 
 
 @app.command("turn")

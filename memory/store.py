@@ -152,6 +152,30 @@ class MemoryStore:
         [item] = [r for r in result["results"] if r.get("event") == "ADD"] or result["results"][:1]
         return self.get(str(item["id"]))
 
+    def bulk_add(self, texts: list[str], user_id: str, metadatas: list[dict[str, Any]] | None = None) -> list[str]:
+        """Embed and store many memories at once, as given (imports, benchmarks); no history rows."""
+        import hashlib
+        from datetime import UTC, datetime
+
+        vectors = self.embedder.embed_array(texts).tolist()
+        now = datetime.now(UTC).isoformat()
+        ids = [str(uuid.uuid4()) for _ in texts]
+        payloads = [
+            {
+                "data": text,
+                "hash": hashlib.md5(text.encode()).hexdigest(),
+                "created_at": now,
+                "updated_at": now,
+                "user_id": user_id,
+                "kind": "fact",
+                **(metadatas[i] if metadatas else {}),
+            }
+            for i, text in enumerate(texts)
+        ]
+        with self._lock:
+            self._memory.vector_store.insert(vectors=vectors, payloads=payloads, ids=ids)
+        return ids
+
     def search(
         self, query: str, user_id: str, limit: int | None = None, threshold: float | None = None
     ) -> list[MemoryRecord]:
