@@ -172,12 +172,11 @@ async def run(settings: Settings, bench_path: Path, *, extraction_turns: int) ->
     bench = json.loads(bench_path.read_text())
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="sena-bench-memory-") as tmp:
+        registry = ModelRegistry(settings.llm, settings.models_dir)  # mem0 needs an LLM; none is called here
         store = MemoryStore.open(
             settings.memory,
             Path(tmp),
-            ModelRegistry(settings.llm, settings.models_dir).get(
-                ModelRegistry(settings.llm, settings.models_dir).choose("router")
-            ),
+            registry.get(registry.choose("router")),
             MiniLMEmbedder(),
         )
         rank, insert_ms = memory_ranker(store, bench)
