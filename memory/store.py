@@ -188,6 +188,13 @@ class MemoryStore:
             )
         return [_record(item) for item in result["results"]]
 
+    def nearest(self, vector: list[float], user_id: str, limit: int = 5) -> list[Any]:
+        """Query the vector store alone, skipping mem0's scoring (for latency measurements)."""
+        with self._lock:
+            return list(
+                self._memory.vector_store.search(query="", vectors=vector, top_k=limit, filters=self._filters(user_id))
+            )
+
     def get(self, memory_id: str) -> MemoryRecord:
         try:
             uuid.UUID(memory_id)

@@ -171,12 +171,6 @@ class EdgeCollection(VectorStoreBase):
                     break
         return [rows]
 
-    def count(self) -> int:
-        from qdrant_edge import CountRequest
-
-        with self._lock:
-            return int(self.shard.count(CountRequest(exact=True)))
-
     def reset(self) -> None:
         self.delete_col()
 

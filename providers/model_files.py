@@ -28,7 +28,8 @@ class ModelFileError(RuntimeError):
     """The model's packages are missing or its file does not match the expected checksum."""
 
 
-def _package_file(distribution: str, relative: str) -> Path:
+def package_file(distribution: str, relative: str) -> Path:
+    """Return a file shipped inside an installed package (model weights, tokenizers)."""
     try:
         dist = metadata.distribution(distribution)
     except metadata.PackageNotFoundError as exc:
@@ -45,9 +46,7 @@ def _package_file(distribution: str, relative: str) -> Path:
 def part_paths(spec: EmbeddedModelSpec) -> list[Path]:
     """Return the installed part files of a multi-part model, in join order."""
     assert spec.parts_package and spec.parts_path
-    return [
-        _package_file(spec.parts_package.format(n=n), spec.parts_path.format(n=n)) for n in range(1, spec.parts + 1)
-    ]
+    return [package_file(spec.parts_package.format(n=n), spec.parts_path.format(n=n)) for n in range(1, spec.parts + 1)]
 
 
 def sha256_of(path: Path, progress: Progress | None = None) -> str:
@@ -95,7 +94,7 @@ def _assemble(spec: EmbeddedModelSpec, target: Path, progress: Progress | None) 
 def resolve_model_file(spec: EmbeddedModelSpec, models_dir: Path, progress: Progress | None = None) -> Path:
     """Return a verified path to the model's GGUF file, assembling it if needed."""
     if spec.package and spec.package_path:
-        return _package_file(spec.package, spec.package_path)
+        return package_file(spec.package, spec.package_path)
     if not (spec.parts_package and spec.parts_path and spec.parts):
         raise ModelFileError(f"Model {spec.file!r} names neither a package nor part packages.")
     target = models_dir / spec.file
