@@ -35,7 +35,8 @@ def tokens(text: str) -> list[str]:
 
 
 def user_turns(user: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t for s in user["sessions"] for t in s["turns"] if t["role"] == "user"]
+    """The user's turns in order, each with its session's date."""
+    return [{**t, "date": s.get("date")} for s in user["sessions"] for t in s["turns"] if t["role"] == "user"]
 
 
 def old_turn(user: dict[str, Any], probe: dict[str, Any]) -> str | None:
@@ -56,7 +57,7 @@ def score_probes(bench: dict[str, Any], rank: Ranker, threshold: float | None) -
             ranked = rank(user["user_id"], probe["question"])
             ids = [turn_id for turn_id, _ in ranked]
             if probe["kind"] == "absent":
-                absent_hits.append(bool(ranked) and (threshold is None or ranked[0][1] >= threshold))
+                absent_hits.append(any(threshold is None or score >= threshold for _, score in ranked))
                 continue
             evidence = probe["evidence"]
             r1 = sum(e in ids[:1] for e in evidence) / len(evidence)
@@ -75,6 +76,32 @@ def score_probes(bench: dict[str, Any], rank: Ranker, threshold: float | None) -
         "updated_new_above_old": round(statistics.mean(updated_wins), 3) if updated_wins else None,
         "absent_false_hit_rate": round(statistics.mean(absent_hits), 3) if absent_hits else None,
     }
+
+
+def threshold_sweep(bench: dict[str, Any], rank: Ranker, thresholds: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Recall@5 and absent false hits if results under each similarity threshold were dropped."""
+    cache: dict[tuple[str, str], list[tuple[str, float]]] = {}
+
+    def cached(user_id: str, question: str) -> list[tuple[str, float]]:
+        if (user_id, question) not in cache:
+            cache[user_id, question] = rank(user_id, question)
+        return cache[user_id, question]
+
+    rows = []
+    for t in thresholds:
+
+        def above(user_id: str, question: str, t: float = t) -> list[tuple[str, float]]:
+            return [(turn_id, score) for turn_id, score in cached(user_id, question) if score >= t]
+
+        scores = score_probes(bench, above, t)
+        rows.append(
+            {
+                "threshold": t,
+                "recall_at_5": scores["recall_at_5"],
+                "absent_false_hit_rate": scores["absent_false_hit_rate"],
+            }
+        )
+    return rows
 
 
 def bm25_ranker(bench: dict[str, Any]) -> Ranker:
@@ -99,12 +126,14 @@ def memory_ranker(store: MemoryStore, bench: dict[str, Any]) -> tuple[Ranker, fl
     count = 0
     for user in bench["users"]:
         turns = user_turns(user)
-        store.bulk_add([t["text"] for t in turns], user["user_id"], [{"turn_id": t["turn_id"]} for t in turns])
+        metadatas = [{"turn_id": t["turn_id"], **({"created_at": t["date"]} if t["date"] else {})} for t in turns]
+        store.bulk_add([t["text"] for t in turns], user["user_id"], metadatas)
         count += len(turns)
     insert_ms = (time.perf_counter() - started) * 1000 / count
 
     def rank(user_id: str, question: str) -> list[tuple[str, float]]:
-        hits = store.search(question, user_id, limit=20, threshold=0.0)
+        # What retrieve would hand the model: the configured number of memories, in product order.
+        hits = store.search(question, user_id, threshold=0.0)
         return [(str(h.metadata.get("turn_id")), h.score) for h in hits]
 
     return rank, insert_ms
@@ -148,27 +177,67 @@ def scale(store: MemoryStore, queries: list[str]) -> dict[str, Any]:
     return results
 
 
-async def extraction_time(settings: Settings, bench: dict[str, Any], turns: int) -> dict[str, Any]:
-    """Time the learner on real user turns with the embedded router model."""
+async def learning(settings: Settings, bench: dict[str, Any], turns: int, update_probes: int) -> dict[str, Any]:
+    """Run the real learner with the embedded router model: its time per turn, and updated facts.
+
+    For each updated-fact probe, a fresh user tells Sena the old statement and then the new
+    one; the learner extracts and decides as in a chat. Then the probe's question is searched
+    as `retrieve` would: does a memory with the new value rank above any with the old value?
+    """
     from memory.learnings import Learner
 
     registry = ModelRegistry(settings.llm, settings.models_dir)
     model = registry.get(registry.choose("router"))
+    report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = MemoryStore.open(settings.memory, Path(tmp), model)
         learner = Learner(store, model)
-        sample = [t["text"] for t in user_turns(bench["users"][0])][:turns]
         times, facts = [], 0
-        for text in sample:
+        for text in [t["text"] for t in user_turns(bench["users"][0])][:turns]:
             started = time.perf_counter()
             facts += len(await learner.learn("bench", text))
             times.append((time.perf_counter() - started) * 1000)
+        if times:
+            report["extract_learnings"] = {
+                "turns": len(times),
+                "facts": facts,
+                "ms_p50": round(statistics.median(times)),
+                "ms_max": round(max(times)),
+            }
+        probes = [(u, p) for u in bench["users"] for p in u["probes"] if p["kind"] == "updated_fact"]
+        outcomes = []
+        for user, probe in probes[:update_probes]:
+            outcomes.append(await learned_update(store, learner, user, probe))
+        if outcomes:
+            report["updated_via_learner"] = {
+                "probes": len(outcomes),
+                "new_above_old": round(statistics.mean(o == "new" for o in outcomes), 3),
+                "outcomes": {k: outcomes.count(k) for k in sorted(set(outcomes))},
+            }
         store.close()
     registry.close()
-    return {"turns": len(times), "facts": facts, "ms_p50": round(statistics.median(times)), "ms_max": round(max(times))}
+    return report
 
 
-async def run(settings: Settings, bench_path: Path, *, extraction_turns: int) -> dict[str, Any]:
+async def learned_update(store: MemoryStore, learner: Any, user: dict[str, Any], probe: dict[str, Any]) -> str:
+    """Teach the old then the new statement; say which value ranks first: new, old, or none."""
+    turns = {t["turn_id"]: t["text"] for t in user_turns(user)}
+    stale = old_turn(user, probe)
+    if stale is None:
+        return "no old turn"
+    for text in (turns[stale], *(turns[e] for e in probe["evidence"])):
+        await learner.learn(probe["probe_id"], text)
+    new, old = probe["answer"].lower(), probe["old_answer"].lower()
+    for hit in store.search(probe["question"], probe["probe_id"], threshold=0.0):
+        text = hit.text.lower()
+        if new in text and old not in text:
+            return "new"
+        if old in text:
+            return "old"
+    return "none"
+
+
+async def run(settings: Settings, bench_path: Path, *, extraction_turns: int, update_probes: int) -> dict[str, Any]:
     bench = json.loads(bench_path.read_text())
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="sena-bench-memory-") as tmp:
@@ -181,6 +250,7 @@ async def run(settings: Settings, bench_path: Path, *, extraction_turns: int) ->
         )
         rank, insert_ms = memory_ranker(store, bench)
         report["sena"] = score_probes(bench, rank, settings.memory.search_threshold)
+        report["threshold_sweep"] = threshold_sweep(bench, rank, (0.2, 0.3, 0.4, 0.5))
         report["bm25"] = score_probes(bench, bm25_ranker(bench), None)
         report["recall_at_5_vs_bm25"] = round(
             report["sena"]["recall_at_5"] / max(report["bm25"]["recall_at_5"], 1e-9), 2
@@ -189,6 +259,6 @@ async def run(settings: Settings, bench_path: Path, *, extraction_turns: int) ->
         questions = [p["question"] for u in bench["users"] for p in u["probes"]][:100]
         report["latency"] = scale(store, questions)
         store.close()
-    if extraction_turns:
-        report["extract_learnings"] = await extraction_time(settings, bench, extraction_turns)
+    if extraction_turns or update_probes:
+        report.update(await learning(settings, bench, extraction_turns, update_probes))
     return report

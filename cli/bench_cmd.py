@@ -25,8 +25,11 @@ def memory(
         "../shared/bench/memory_bench.json"
     ),
     extraction_turns: Annotated[int, typer.Option(help="Turns to time extract_learnings on (0 skips).")] = 5,
+    update_probes: Annotated[
+        int, typer.Option(help="Updated-fact probes to learn through the embedded model (0 skips).")
+    ] = 24,
 ) -> None:
-    """Recall@k vs BM25, updated facts, absent probes, search latency at 1k/10k, extraction time."""
+    """Recall@k vs BM25, updated facts, absent probes, search latency at 1k/10k, learning with the model."""
     from bench.memory import run
 
     settings = load_or_exit()
@@ -34,7 +37,7 @@ def memory(
     if not bench_file.exists():
         console().print(f"[red]No benchmark file at {bench_file}; pass --bench PATH.[/red]")
         raise typer.Exit(2)
-    report = asyncio.run(run(settings, bench_file, extraction_turns=extraction_turns))
+    report = asyncio.run(run(settings, bench_file, extraction_turns=extraction_turns, update_probes=update_probes))
     print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
 
 

@@ -131,6 +131,11 @@ class MemorySettings(Section):
     collection: str = "sena_memories"
     search_limit: int = Field(default=5, ge=1, le=100)
     search_threshold: float = Field(default=0.3, ge=0, le=1)
+    recency_weight: float = Field(default=0.2, ge=0, le=1)
+    conversations_collection: str = "sena_conversations"
+    conversation_limit: int = Field(default=3, ge=0, le=20)
+    topic_min_mentions: int = Field(default=3, ge=1)
+    ask_model_when_unsure: bool = True
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
 
 

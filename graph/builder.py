@@ -50,7 +50,10 @@ def make_builder(services: Services) -> StateGraph[SenaState, SenaContext, Any, 
     routing = services.settings.intent_routing
     default_intent = intent_record(routing, routing.default_intent, 0.0, "default")
     no_memory = MemoryPlan(
-        use_short_term=True, use_long_term=False, reason="decide_memory failed; using recent messages"
+        use_short_term=True,
+        use_long_term=False,
+        use_conversations=False,
+        reason="decide_memory failed; using recent messages",
     )
     model_retry = RetryPolicy(
         max_attempts=1 + services.settings.llm.retries, initial_interval=0.5, retry_on=is_transient

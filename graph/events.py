@@ -34,8 +34,11 @@ def summarize(update: dict[str, Any]) -> str:
         parts.append(f"memory={'yes' if plan['use_short_term'] or plan['use_long_term'] else 'no'}: {plan['reason']}")
     if update.get("recent_ids"):
         parts.append(f"{len(update['recent_ids'])} recent messages")
-    if update.get("snippets"):
-        parts.append(f"{len(update['snippets'])} memories")
+    if snippets := update.get("snippets"):
+        facts = sum(s["source"] == "long_term" for s in snippets)
+        parts.append(f"{facts} memories")
+        if exchanges := len(snippets) - facts:
+            parts.append(f"{exchanges} past exchanges")
     if results := update.get("extension_results"):
         parts.append("extensions: " + ", ".join(f"{r['name']}={'ok' if r['ok'] else 'failed'}" for r in results))
     if model := update.get("model_used"):

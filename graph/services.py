@@ -11,6 +11,7 @@ from extensions.host import ExtensionHost, NoExtensions
 from providers.model_files import Progress
 from providers.registry import ChatModels, ModelRegistry
 from storage.conversations import ConversationLog
+from storage.topics import TopicStore
 
 if TYPE_CHECKING:
     from memory.learnings import Learner
@@ -29,12 +30,16 @@ class Services:
     memory_problem: str | None = None
     """Why long-term memory is off in this process, if it is (shown to the user)."""
     learner: Learner | None = None
+    topics: TopicStore | None = None
+    """Topics each user keeps returning to (decide_memory retrieves for them)."""
 
     def close(self) -> None:
         if isinstance(self.models, ModelRegistry):
             self.models.close()
         if self.log is not None:
             self.log.close()
+        if self.topics is not None:
+            self.topics.close()
         if self.memory is not None:
             self.memory.close()
 
@@ -64,7 +69,8 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
     if memory is not None:
         from memory.learnings import Learner
 
-        learner = Learner(memory, models.get(models.choose("router")))  # temperature 0: extraction
+        # The router role runs at temperature 0, as extraction should.
+        learner = Learner(memory, models.get(models.choose("router")), conversations=memory.conversations)
     return Services(
         settings=settings,
         models=models,
@@ -72,4 +78,5 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
         memory=memory,
         memory_problem=problem,
         learner=learner,
+        topics=TopicStore.from_path(settings.database_path) if memory is not None else None,
     )

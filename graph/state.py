@@ -27,14 +27,16 @@ class IntentRecord(TypedDict):
 class MemoryPlan(TypedDict):
     use_short_term: bool
     use_long_term: bool
+    use_conversations: bool  # past exchanges too ("what did we discuss about X")
     reason: str
 
 
 class Snippet(TypedDict):
     id: str
-    source: Literal["short_term", "long_term"]
+    source: Literal["long_term", "conversation"]
     text: str
     score: float
+    date: str  # YYYY-MM-DD when the memory was last stated, "" if unknown
 
 
 class ExtensionResult(TypedDict):

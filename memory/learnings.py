@@ -108,6 +108,12 @@ class MemoryWriter(Protocol):
     def delete(self, memory_id: str) -> None: ...
 
 
+class ExchangeWriter(Protocol):
+    """Where finished exchanges go (`ConversationIndex`)."""
+
+    def add(self, user_id: str, thread_id: str, user_text: str, answer: str, ts: float | None = None) -> str: ...
+
+
 REQUEST_INTENTS = frozenset(
     {"greeting", "question", "code", "system_info", "file_operation", "web_search", "app_launch", "creative"}
 )
@@ -211,10 +217,16 @@ class Learner:
     """
 
     def __init__(
-        self, store: MemoryWriter, model: BaseChatModel, similar_limit: int = 3, similar_threshold: float = 0.45
+        self,
+        store: MemoryWriter,
+        model: BaseChatModel,
+        similar_limit: int = 3,
+        similar_threshold: float = 0.45,
+        conversations: ExchangeWriter | None = None,
     ) -> None:
         self.store = store
         self.model = model
+        self.conversations = conversations
         self.similar_limit = similar_limit
         self.similar_threshold = similar_threshold
         self._tasks: dict[str, asyncio.Task[list[Decision]]] = {}
@@ -233,9 +245,15 @@ class Learner:
             decisions.append(decision)
         return decisions
 
-    def submit(self, thread_id: str, user_id: str, user_text: str, intent: str | None = None) -> bool:
-        """Start learning from this turn in the background; False when there is nothing to learn."""
-        if not worth_learning(user_text, intent):
+    def submit(self, thread_id: str, user_id: str, user_text: str, intent: str | None = None, answer: str = "") -> bool:
+        """Start learning from this turn in the background; False when there is nothing to do.
+
+        The exchange is kept for "what did we discuss" recall (greetings are not); facts are
+        extracted only from turns that may state some.
+        """
+        learn = worth_learning(user_text, intent)
+        keep = self.conversations is not None and bool(answer.strip()) and intent != "greeting"
+        if not (learn or keep):
             return False
 
         previous = self._tasks.get(thread_id)
@@ -243,8 +261,13 @@ class Learner:
         async def run() -> list[Decision]:
             if previous is not None:  # keep one thread's writes in order
                 await asyncio.gather(previous, return_exceptions=True)
+            if keep and self.conversations is not None:
+                try:
+                    await asyncio.to_thread(self.conversations.add, user_id, thread_id, user_text, answer)
+                except Exception as exc:
+                    log.warning("storing the exchange failed: %s", exc)
             try:
-                decisions = await self.learn(user_id, user_text)
+                decisions = await self.learn(user_id, user_text) if learn else []
             except Exception as exc:  # learning is best effort; the turn is already saved
                 log.warning("learning from a turn failed: %s", exc)
                 decisions = []

@@ -15,12 +15,14 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
 from config.settings import MemorySettings
+from memory.conversations import ConversationIndex
 from memory.embedder import DIMENSIONS, MiniLMEmbedder
 
 if TYPE_CHECKING:
@@ -93,15 +95,52 @@ def _record(item: dict[str, Any]) -> MemoryRecord:
     )
 
 
+def prefer_recent(records: list[MemoryRecord], weight: float) -> list[MemoryRecord]:
+    """Reorder search results by similarity plus `weight` times how recent each one is.
+
+    Only the order changes, never which memories were found: when a fact was restated
+    ("I'm vegan" ... "I'm vegetarian now"), the newer statement moves above the older one
+    if their similarities are close. Recency is relative to the oldest and newest result.
+    """
+    stamps = [_timestamp(r) for r in records]
+    known = [t for t in stamps if t is not None]
+    if weight <= 0 or len(known) < 2 or max(known) == min(known):
+        return records
+    low, span = min(known), max(known) - min(known)
+
+    def key(pair: tuple[MemoryRecord, float | None]) -> float:
+        record, stamp = pair
+        return record.score + weight * ((stamp - low) / span if stamp is not None else 0.0)
+
+    return [r for r, _ in sorted(zip(records, stamps, strict=True), key=key, reverse=True)]
+
+
+def _timestamp(record: MemoryRecord) -> float | None:
+    value = record.updated_at or record.created_at
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
 class MemoryStore:
     """Facts about the user, searchable by meaning; one instance per process."""
 
     def __init__(
-        self, memory: Memory, settings: MemorySettings, embedder: MiniLMEmbedder, lock_file: IO[str] | None = None
+        self,
+        memory: Memory,
+        settings: MemorySettings,
+        embedder: MiniLMEmbedder,
+        conversations: ConversationIndex,
+        lock_file: IO[str] | None = None,
     ) -> None:
         self._memory = memory
         self.settings = settings
         self.embedder = embedder
+        self.conversations = conversations
+        """Past exchanges (user message + answer), for "what did we discuss" questions."""
         self._lock = threading.Lock()
         self._lock_file = lock_file
 
@@ -136,11 +175,12 @@ class MemoryStore:
         }
         try:
             memory = Memory.from_config(config)
+            conversations = ConversationIndex.open(settings, data_dir, embedder)
         except BaseException:
             if lock_file is not None:
                 lock_file.close()
             raise
-        return cls(memory, settings, embedder, lock_file)
+        return cls(memory, settings, embedder, conversations, lock_file)
 
     def _filters(self, user_id: str) -> dict[str, Any]:
         return {"user_id": user_id}
@@ -153,25 +193,30 @@ class MemoryStore:
         return self.get(str(item["id"]))
 
     def bulk_add(self, texts: list[str], user_id: str, metadatas: list[dict[str, Any]] | None = None) -> list[str]:
-        """Embed and store many memories at once, as given (imports, benchmarks); no history rows."""
+        """Embed and store many memories at once, as given (imports, benchmarks); no history rows.
+
+        A metadata `created_at` (ISO 8601) dates a memory in the past, e.g. an imported conversation.
+        """
         import hashlib
-        from datetime import UTC, datetime
 
         vectors = self.embedder.embed_array(texts).tolist()
         now = datetime.now(UTC).isoformat()
         ids = [str(uuid.uuid4()) for _ in texts]
-        payloads = [
-            {
-                "data": text,
-                "hash": hashlib.md5(text.encode()).hexdigest(),
-                "created_at": now,
-                "updated_at": now,
-                "user_id": user_id,
-                "kind": "fact",
-                **(metadatas[i] if metadatas else {}),
-            }
-            for i, text in enumerate(texts)
-        ]
+        payloads = []
+        for i, text in enumerate(texts):
+            extra = metadatas[i] if metadatas else {}
+            stamp = extra.get("created_at", now)
+            payloads.append(
+                {
+                    "data": text,
+                    "hash": hashlib.md5(text.encode()).hexdigest(),
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "user_id": user_id,
+                    "kind": "fact",
+                    **extra,
+                }
+            )
         with self._lock:
             self._memory.vector_store.insert(vectors=vectors, payloads=payloads, ids=ids)
         return ids
@@ -179,6 +224,7 @@ class MemoryStore:
     def search(
         self, query: str, user_id: str, limit: int | None = None, threshold: float | None = None
     ) -> list[MemoryRecord]:
+        """Return the memories most similar to `query`, newer first among close matches."""
         with self._lock:
             result = self._memory.search(
                 query,
@@ -186,7 +232,7 @@ class MemoryStore:
                 top_k=limit or self.settings.search_limit,
                 threshold=self.settings.search_threshold if threshold is None else threshold,
             )
-        return [_record(item) for item in result["results"]]
+        return prefer_recent([_record(item) for item in result["results"]], self.settings.recency_weight)
 
     def nearest(self, vector: list[float], user_id: str, limit: int = 5) -> list[Any]:
         """Query the vector store alone, skipping mem0's scoring (for latency measurements)."""
@@ -235,6 +281,7 @@ class MemoryStore:
             if hasattr(store, "close"):
                 store.close()
             self._memory.close()
+            self.conversations.close()
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None

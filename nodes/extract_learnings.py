@@ -1,4 +1,4 @@
-"""extract_learnings: record the finished turn in the conversation log."""
+"""extract_learnings: record the finished turn, count its topics, and learn from it in the background."""
 
 from __future__ import annotations
 
@@ -27,9 +27,13 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
     if (
         learner is not None
         and not state.get("errors")
-        and learner.submit(runtime.context.thread(), runtime.context.user_id, text, intent_type)
+        and learner.submit(
+            runtime.context.thread(), runtime.context.user_id, text, intent_type, state.get("answer") or ""
+        )
     ):
         emit(runtime, "learning_started", node="extract_learnings")
+    if services.topics is not None and intent_type != "greeting":
+        await asyncio.to_thread(services.topics.observe, runtime.context.user_id, text)
     if services.log is None:
         return {}
     record = TurnRecord(

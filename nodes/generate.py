@@ -27,8 +27,14 @@ def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
         if m.id in recent and isinstance(m, (HumanMessage, AIMessage))
     ]
     sections = []
-    if memories := [f"- {s['text']}" for s in state.get("snippets") or []]:
-        sections.append("What you remember about the user from earlier conversations:\n" + "\n".join(memories))
+    snippets = state.get("snippets") or []
+    if memories := [_dated(s["text"], s.get("date", "")) for s in snippets if s["source"] == "long_term"]:
+        sections.append(
+            "What you remember about the user from earlier conversations "
+            "(when two disagree, the later date is current):\n" + "\n".join(memories)
+        )
+    if exchanges := [_dated(s["text"], s.get("date", "")) for s in snippets if s["source"] == "conversation"]:
+        sections.append("Earlier exchanges with the user that may be relevant:\n" + "\n".join(exchanges))
     if results := [f"- [{r['name']}] {r['output']}" for r in state.get("extension_results") or []]:
         sections.append("Results from Sena's extensions:\n" + "\n".join(results))
     prompt: list[BaseMessage] = [SystemMessage(system_prompt), *history]
@@ -36,6 +42,10 @@ def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
         prompt.append(SystemMessage("\n\n".join(sections)))
     prompt.append(HumanMessage(last_user_text(state)))
     return prompt
+
+
+def _dated(text: str, date: str) -> str:
+    return f"- ({date}) {text}" if date else f"- {text}"
 
 
 def choose_model(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> ModelChoice:

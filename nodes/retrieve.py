@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
+from config.settings import MemorySettings
 from graph.events import emit
 from graph.services import Services
 from graph.state import SenaContext, SenaState, Snippet, StepError
 from nodes import last_user_text
+
+if TYPE_CHECKING:
+    from memory.store import MemoryStore
 
 
 def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: float) -> list[str]:
@@ -40,24 +44,58 @@ async def retrieve(state: SenaState, runtime: Runtime[SenaContext], services: Se
         now = time.time()
         update["recent_ids"] = recent_message_ids(state, memory.short_term_messages, memory.short_term_max_age_s, now)
     if plan is not None and plan["use_long_term"] and services.memory is not None:
-        query = last_user_text(state)
         if services.learner is not None:
             await services.learner.wait(runtime.context.thread())  # the last turn's facts first
         try:
-            found = await asyncio.to_thread(services.memory.search, query, runtime.context.user_id)
+            update["snippets"] = await search_long_term(
+                state, runtime, services.memory, services.settings.memory, plan["use_conversations"]
+            )
         except Exception as exc:
             error = StepError(node="retrieve", error=type(exc).__name__, message=f"memory search failed: {exc}")
             update["errors"] = [*(state.get("errors") or []), error]
             emit(runtime, "memory_error", node="retrieve", message=error["message"])
-        else:
-            update["snippets"] = [
-                Snippet(id=m.id, source="long_term", text=m.text[:300], score=round(m.score, 4)) for m in found
-            ]
-            emit(
-                runtime,
-                "memory_search",
-                node="retrieve",
-                query=query[:200],
-                hits=[{"id": m.id, "score": round(m.score, 4)} for m in found],
-            )
     return update
+
+
+async def search_long_term(
+    state: SenaState,
+    runtime: Runtime[SenaContext],
+    memory: MemoryStore,
+    settings: MemorySettings,
+    with_conversations: bool,
+) -> list[Snippet]:
+    """Search remembered facts, and past exchanges when asked; emit what was found."""
+    query, user_id, thread_id = last_user_text(state), runtime.context.user_id, runtime.context.thread()
+    found = await asyncio.to_thread(memory.search, query, user_id)
+    snippets = [
+        Snippet(
+            id=m.id,
+            source="long_term",
+            text=m.text[:300],
+            score=round(m.score, 4),
+            date=(m.updated_at or m.created_at or "")[:10],
+        )
+        for m in found
+    ]
+    if with_conversations and settings.conversation_limit:
+        recent_cutoff = time.time() - settings.short_term_max_age_s
+        exchanges = await asyncio.to_thread(
+            memory.conversations.search,
+            query,
+            user_id,
+            settings.conversation_limit,
+            settings.search_threshold,
+        )
+        snippets += [
+            Snippet(id=x.id, source="conversation", text=x.text[:600], score=round(x.score, 4), date=x.date)
+            for x in exchanges
+            if not (x.thread_id == thread_id and x.ts >= recent_cutoff)  # already in the short-term buffer
+        ]
+    emit(
+        runtime,
+        "memory_search",
+        node="retrieve",
+        query=query[:200],
+        hits=[{"id": s["id"], "source": s["source"], "score": s["score"]} for s in snippets],
+    )
+    return snippets

@@ -96,13 +96,28 @@ def router_reply(intent: str, confidence: float = 0.9) -> str:
     return json.dumps({"intent": intent, "confidence": confidence})
 
 
+class ScriptedConversations:
+    """A stand-in for `ConversationIndex.search` returning fixed past exchanges."""
+
+    def __init__(self, exchanges: list[Any] | None = None) -> None:
+        self.exchanges = exchanges or []
+        self.queries: list[str] = []
+
+    def search(self, query: str, user_id: str, limit: int = 3, threshold: float = 0.3) -> list[Any]:
+        self.queries.append(query)
+        return self.exchanges[:limit]
+
+
 class ScriptedMemory:
     """A stand-in for `MemoryStore.search` that returns fixed memories or raises."""
 
-    def __init__(self, texts: list[str] | None = None, error: Exception | None = None) -> None:
+    def __init__(
+        self, texts: list[str] | None = None, error: Exception | None = None, exchanges: list[Any] | None = None
+    ) -> None:
         self.texts = texts or []
         self.error = error
         self.queries: list[tuple[str, str]] = []
+        self.conversations = ScriptedConversations(exchanges)
 
     def search(self, query: str, user_id: str) -> list[Any]:
         from memory.store import MemoryRecord

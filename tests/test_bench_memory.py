@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.memory import bm25_ranker, old_turn, score_probes
+from bench.memory import bm25_ranker, old_turn, score_probes, threshold_sweep
 
 BENCH: dict[str, Any] = {
     "users": [
@@ -52,3 +52,15 @@ def test_scoring_counts_recall_updates_and_abstentions() -> None:
 def test_bm25_baseline_ranks_keyword_matches() -> None:
     rank = bm25_ranker(BENCH)
     assert rank("u1", "Ugo Graz")[0][0] == "t3"
+
+
+def test_threshold_sweep_trades_recall_for_abstention() -> None:
+    def ranked(user_id: str, question: str) -> list[tuple[str, float]]:
+        return {
+            "Where does Ugo live?": [("t3", 0.45)],
+            "What do I do at weekends?": [("t4", 0.35), ("t1", 0.3)],
+        }.get(question, [("t1", 0.38)])
+
+    low, high = threshold_sweep(BENCH, ranked, (0.3, 0.4))
+    assert (low["recall_at_5"], low["absent_false_hit_rate"]) == (1.0, 1.0)
+    assert (high["recall_at_5"], high["absent_false_hit_rate"]) == (0.5, 0.0)

@@ -172,3 +172,35 @@ async def test_a_failing_memory_store_degrades_to_short_term(
     assert main.prompts[-1][1].text == "I like trains"  # short-term still used
     state = await graph.aget_state({"configurable": {"thread_id": "t"}})
     assert state.values["errors"][0]["message"] == "memory search failed: qdrant is down"
+
+
+async def test_recall_of_a_discussion_brings_past_exchanges_but_not_this_threads_recent_ones(
+    settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]
+) -> None:
+    import time
+
+    from memory.conversations import Exchange
+
+    now = time.time()
+    exchanges = [
+        Exchange("x1", "User: plan the Lisbon trip\nSena: Alfama first.", 0.7, "old-thread", now - 86400 * 3),
+        Exchange("x2", "User: trip budget?\nSena: 800 euros.", 0.6, "t", now),  # this thread, still recent
+    ]
+    memory = ScriptedMemory(exchanges=exchanges)
+    main = models.model("main").enqueue("We planned Lisbon.")
+    graph = build_graph(Services(settings=settings, models=models, memory=memory), checkpointer)  # type: ignore[arg-type]
+    events = await run_turn(graph, "t", "what did we discuss about the trip?")
+    [search] = [e for e in events if e["event"] == "memory_search"]
+    assert [(h["id"], h["source"]) for h in search["hits"]] == [("x1", "conversation")]
+    context = main.prompts[-1][-2].text
+    assert "Earlier exchanges with the user" in context and "Alfama first." in context
+    assert "800 euros" not in context
+
+
+async def test_a_plain_question_does_not_search_past_exchanges(
+    settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]
+) -> None:
+    memory = ScriptedMemory(["The user likes tea"])
+    graph = build_graph(Services(settings=settings, models=models, memory=memory), checkpointer)  # type: ignore[arg-type]
+    await run_turn(graph, "t", "Why is the sky blue?")
+    assert memory.queries and memory.conversations.queries == []

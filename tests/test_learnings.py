@@ -121,3 +121,20 @@ async def test_learner_failure_is_contained() -> None:
     await asyncio.wait_for(learner.drain(), 5)
     assert learner.results["t"] == []
     assert isinstance(Decision("ADD", Fact("x")), Decision)
+
+
+async def test_exchanges_are_kept_for_questions_too_but_not_greetings() -> None:
+    kept: list[tuple[str, str, str, str]] = []
+
+    class Exchanges:
+        def add(self, user_id: str, thread_id: str, user_text: str, answer: str, ts: float | None = None) -> str:
+            kept.append((user_id, thread_id, user_text, answer))
+            return "x"
+
+    learner = Learner(FakeStore(), ScriptedChatModel(), conversations=Exchanges())
+    assert learner.submit("t", "u", "what's a good sourdough hydration?", "question", answer="About 75%.")
+    assert not learner.submit("t", "u", "hello", "greeting", answer="Hi!")
+    assert not learner.submit("t", "u", "why?", "question", answer="")  # nothing answered, nothing kept
+    await learner.drain()
+    assert kept == [("u", "t", "what's a good sourdough hydration?", "About 75%.")]
+    assert learner.results["t"] == []  # a question states no facts: no extraction ran

@@ -40,3 +40,6 @@ def test_tell_recall_and_update_a_fact_across_processes(tmp_path: Path) -> None:
     memory_id = re.search(r"([0-9a-f]{8}-[0-9a-f-]{27})", found).group(1)  # type: ignore[union-attr]
     history = sena(env, "memory", "history", memory_id)
     assert "UPDATE" in history and "Porto" in history
+
+    discussed = sena(env, "chat", "--thread", "four", "--verbose", stdin="what did we discuss about Lena?\n/exit\n")
+    assert re.search(r"[1-9] past exchanges", discussed), discussed

@@ -56,3 +56,23 @@ def test_add_search_update_delete_history_and_restart(
     reopened.close()
     assert (settings.data_dir / "memory" / "history.db").exists()
     assert os.environ["MEM0_TELEMETRY"] == "False"
+
+
+def test_past_exchanges_are_found_by_topic_per_user_and_survive_restart(
+    settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    store = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
+    index = store.conversations
+    index.add("u1", "t1", "Can you help me plan the Lisbon trip in May?", "Sure: three days, Alfama first...")
+    index.add("u1", "t1", "What's a good sourdough hydration?", "Around 75% for a beginner loaf.")
+    index.add("u2", "t9", "Plan my Lisbon trip", "Here is a plan for u2.")
+    store.close()
+
+    reopened = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
+    found = reopened.conversations.search("what did we discuss about my trip?", "u1")
+    assert found and found[0].text.startswith("User: Can you help me plan the Lisbon trip")
+    assert found[0].thread_id == "t1" and found[0].id
+    assert all("u2" not in x.text for x in found)  # scoped by user
+    [bread] = reopened.conversations.search("bread baking", "u1", limit=1)
+    assert bread.text.startswith("User: What's a good sourdough")
+    reopened.close()

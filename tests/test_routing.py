@@ -56,8 +56,18 @@ def test_greeting_route_has_no_memory_and_extensions_come_from_config() -> None:
         ("it broke again", "conversation", False, True, "pronoun without antecedent"),
         ("how much disk space is left", "system_info", False, False, "intent is self-contained"),
         ("Why is the sky blue?", "question", True, True, "intent needs context"),
+        ("My sister lives in Porto.", "personal_info", False, False, "intent is self-contained"),
     ],
 )
 def test_memory_heuristics(text: str, intent: str, needs: bool, use: bool, reason: str) -> None:
     plan = plan_memory(text, intent, needs)
+    assert plan is not None
     assert (plan["use_short_term"], plan["reason"]) == (use, reason)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("find a gym near my flat", "web_search"), ("which of my files should I back up?", "file_operation")],
+)
+def test_a_question_about_the_user_that_no_rule_covers_is_ambiguous(text: str, intent: str) -> None:
+    assert plan_memory(text, intent, False) is None
