@@ -131,6 +131,15 @@ def content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in STOPWORDS and len(w) > 2}
 
 
+def stem(word: str) -> str:
+    """A crude stem for grounding: "lives", "lived", "living" and "live" all become "liv"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word.removesuffix("e")[:5]
+
+
 def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
     """Keep a fact only if most of its content words, and all of its names and numbers,
     come from the user's message."""
@@ -141,8 +150,8 @@ def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
     specifics = {w.lower() for w in re.findall(r"\b(?:[A-Z][\w'-]+|\d[\w.:/-]*)", fact)} - {"the", "user", "user's"}
     if not all(w.removesuffix("'s") in source or w in source for w in specifics):
         return False
-    stems = {w[:5] for w in source}
-    hits = sum(1 for w in words if w in source or w[:5] in stems)
+    stems = {stem(w) for w in source}
+    hits = sum(1 for w in words if w in source or stem(w) in stems)
     return hits / len(words) >= min_overlap
 
 
@@ -190,8 +199,11 @@ async def decide(model: BaseChatModel, fact: Fact, similar: list[MemoryRecord]) 
     index = int(choice.get("target") or 0) - 1
     if action == "UPDATE" and 0 <= index < len(similar):
         merged = str(choice.get("text") or "").strip()
-        # The merged sentence must still rest on the new fact, or the new fact is kept as said.
-        text = merged if merged and grounded(merged, fact.text + " " + similar[index].text) else fact.text
+        # The merged sentence must rest on the new fact and old memory and actually change the
+        # old memory (small models sometimes echo it); otherwise the new fact replaces it as said.
+        old = similar[index].text
+        usable = merged and grounded(merged, fact.text + " " + old) and normalise(merged) != normalise(old)
+        text = merged if usable else fact.text
         return Decision("UPDATE", Fact(text, fact.kind), similar[index], "model")
     if action == "DELETE" and 0 <= index < len(similar):
         return Decision("DELETE", fact, similar[index], "model")

@@ -54,6 +54,9 @@ PORTO = MemoryRecord(id="m1", text="The user's sister Lena lives in Porto", scor
         ("The user's sister Lena lives in Paris", "My sister Lena lives in Porto.", False),
         ("The user owns a yacht", "I like boats", False),
         ("The user prefers green tea", "I really prefer green tea", True),
+        ("The user lives in Sapporo", "I live in Sapporo, so keep that in mind.", True),
+        ("The user booked a dentist appointment", "Finally booked the dentist", True),
+        ("The user lives in Sapporo", "I love Sapporo", False),
     ],
 )
 def test_grounding(fact: str, source: str, ok: bool) -> None:
@@ -88,6 +91,10 @@ async def test_decisions() -> None:
         ScriptedChatModel().enqueue(decision_reply("UPDATE", 1, "Lena is a pilot in Oslo")), fact, [PORTO]
     )
     assert invented.fact.text == "Lena moved to Lyon"  # an ungrounded merge falls back to the new fact
+    echoed = await decide(
+        ScriptedChatModel().enqueue(decision_reply("UPDATE", 1, "The user's sister Lena lives in Porto")), fact, [PORTO]
+    )
+    assert echoed.fact.text == "Lena moved to Lyon"  # an "update" that repeats the old memory changes nothing
     delete = await decide(ScriptedChatModel().enqueue(decision_reply("DELETE", 1)), Fact("Lena left Porto"), [PORTO])
     assert (delete.action, delete.target) == ("DELETE", PORTO)
     stray = await decide(ScriptedChatModel().enqueue(decision_reply("UPDATE", 7)), fact, [PORTO])
