@@ -121,7 +121,8 @@ def bm25_ranker(bench: dict[str, Any]) -> Ranker:
     return rank
 
 
-def memory_ranker(store: MemoryStore, bench: dict[str, Any]) -> tuple[Ranker, float]:
+def memory_ranker(store: MemoryStore, bench: dict[str, Any]) -> tuple[Ranker, Ranker, float]:
+    """Ingest every user's turns; return the product's ranker, an unthresholded one, and insert time."""
     started = time.perf_counter()
     count = 0
     for user in bench["users"]:
@@ -131,12 +132,15 @@ def memory_ranker(store: MemoryStore, bench: dict[str, Any]) -> tuple[Ranker, fl
         count += len(turns)
     insert_ms = (time.perf_counter() - started) * 1000 / count
 
-    def rank(user_id: str, question: str) -> list[tuple[str, float]]:
+    def rank(user_id: str, question: str, threshold: float | None = None) -> list[tuple[str, float]]:
         # What retrieve would hand the model: the configured number of memories, in product order.
-        hits = store.search(question, user_id, threshold=0.0)
+        hits = store.search(question, user_id, threshold=threshold)
         return [(str(h.metadata.get("turn_id")), h.score) for h in hits]
 
-    return rank, insert_ms
+    def unthresholded(user_id: str, question: str) -> list[tuple[str, float]]:
+        return rank(user_id, question, 0.0)
+
+    return rank, unthresholded, insert_ms
 
 
 def distractors(n: int, seed: int = 7) -> list[str]:
@@ -248,9 +252,9 @@ async def run(settings: Settings, bench_path: Path, *, extraction_turns: int, up
             registry.get(registry.choose("router")),
             MiniLMEmbedder(),
         )
-        rank, insert_ms = memory_ranker(store, bench)
+        rank, unthresholded, insert_ms = memory_ranker(store, bench)
         report["sena"] = score_probes(bench, rank, settings.memory.search_threshold)
-        report["threshold_sweep"] = threshold_sweep(bench, rank, (0.2, 0.3, 0.4, 0.5))
+        report["threshold_sweep"] = threshold_sweep(bench, unthresholded, (0.0, 0.1, 0.2, 0.3, 0.4))
         report["bm25"] = score_probes(bench, bm25_ranker(bench), None)
         report["recall_at_5_vs_bm25"] = round(
             report["sena"]["recall_at_5"] / max(report["bm25"]["recall_at_5"], 1e-9), 2

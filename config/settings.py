@@ -130,7 +130,7 @@ class MemorySettings(Section):
     long_term: bool = True
     collection: str = "sena_memories"
     search_limit: int = Field(default=5, ge=1, le=100)
-    search_threshold: float = Field(default=0.3, ge=0, le=1)
+    search_threshold: float = Field(default=0.2, ge=0, le=1)
     recency_weight: float = Field(default=0.2, ge=0, le=1)
     conversations_collection: str = "sena_conversations"
     conversation_limit: int = Field(default=3, ge=0, le=20)
@@ -139,10 +139,32 @@ class MemorySettings(Section):
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
 
 
+class SandboxLimits(Section):
+    cpu_seconds: float = Field(default=2.0, gt=0)
+    wall_seconds: float = Field(default=5.0, gt=0)
+    memory_mb: int = Field(default=512, ge=64)
+    open_files: int = Field(default=32, ge=8)
+    max_output_chars: int = Field(default=4000, ge=100)
+
+
+DEFAULT_IMPORTS = [
+    "json", "math", "datetime", "re", "random", "statistics", "collections", "itertools",
+    "functools", "textwrap", "decimal", "fractions", "unicodedata", "difflib", "calendar",
+]  # fmt: skip
+
+
 class ExtensionsSettings(Section):
     enabled: bool = True
     core: list[str] = Field(default_factory=list)
     user_dir: Path = PROJECT_ROOT / "extensions" / "user"
+    generated_dir: Path | None = None  # defaults to <data_dir>/extensions/generated
+    workspace: Path | None = None  # defaults to <data_dir>/workspace
+    allowed_imports: list[str] = Field(default_factory=lambda: list(DEFAULT_IMPORTS))
+    grants: dict[str, list[Literal["system", "workspace", "http", "apps"]]] = Field(default_factory=dict)
+    watch: bool = True
+    reload_debounce_s: float = Field(default=0.3, ge=0)
+    max_consecutive_failures: int = Field(default=3, ge=1)
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -226,6 +248,14 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.database.path or self.app.data_dir / "sena.db"
+
+    @property
+    def generated_extensions_dir(self) -> Path:
+        return self.extensions.generated_dir or self.app.data_dir / "extensions" / "generated"
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.extensions.workspace or self.app.data_dir / "workspace"
 
     @property
     def models_dir(self) -> Path:
