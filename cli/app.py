@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import bench_cmd, config_cmd, memory_cmd
+from cli import bench_cmd, config_cmd, extensions_cmd, memory_cmd
 from cli.chat import chat
 from cli.graph_cmd import graph
 from cli.threads import threads
@@ -16,6 +16,7 @@ app.command()(graph)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(extensions_cmd.app, name="extensions")
 
 
 def main() -> None:

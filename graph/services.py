@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
-from extensions.host import ExtensionHost, NoExtensions
+from extensions.host import ExtensionHost, NoExtensions, SandboxHost
 from providers.model_files import Progress
 from providers.registry import ChatModels, ModelRegistry
 from storage.conversations import ConversationLog
 from storage.topics import TopicStore
 
 if TYPE_CHECKING:
+    from extensions.watcher import ExtensionWatcher
     from memory.learnings import Learner
     from memory.store import MemoryStore
 
@@ -32,8 +33,13 @@ class Services:
     learner: Learner | None = None
     topics: TopicStore | None = None
     """Topics each user keeps returning to (decide_memory retrieves for them)."""
+    watcher: ExtensionWatcher | None = None
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if isinstance(self.extensions, SandboxHost):
+            self.extensions.close()
         if isinstance(self.models, ModelRegistry):
             self.models.close()
         if self.log is not None:
@@ -58,8 +64,28 @@ def open_memory(settings: Settings, models: ChatModels) -> tuple[MemoryStore | N
         return None, f"Long-term memory is off for this session: {exc}"
 
 
+def open_extensions(settings: Settings, watch: bool | None = None) -> tuple[ExtensionHost, ExtensionWatcher | None]:
+    """Load the extensions into their sandbox and, if configured, watch their folders for changes."""
+    if not settings.extensions.enabled:
+        return NoExtensions(), None
+    from extensions.registry import ExtensionRegistry
+    from extensions.watcher import ExtensionWatcher
+
+    host = SandboxHost(settings, ExtensionRegistry.from_path(settings.database_path))
+    report = host.load_all()
+    for name, why in report.rejected.items():
+        log.warning("extension %s not loaded: %s", name, why)
+    watcher = None
+    if settings.extensions.watch if watch is None else watch:
+        folders = [settings.extensions.user_dir, settings.generated_extensions_dir]
+        watcher = ExtensionWatcher(folders, host.reload_file, settings.extensions.reload_debounce_s)
+        watcher.start()
+    return host, watcher
+
+
 def build_services(settings: Settings, progress: Progress | None = None, models: ChatModels | None = None) -> Services:
-    """Create the model registry (unless given), open the conversation log and the memory store.
+    """Create the model registry (unless given), open the conversation log, the memory store
+    and the extension host.
 
     Models load lazily, on first use.
     """
@@ -71,6 +97,7 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
 
         # The router role runs at temperature 0, as extraction should.
         learner = Learner(memory, models.get(models.choose("router")), conversations=memory.conversations)
+    extensions, watcher = open_extensions(settings)
     return Services(
         settings=settings,
         models=models,
@@ -79,4 +106,6 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
         memory_problem=problem,
         learner=learner,
         topics=TopicStore.from_path(settings.database_path) if memory is not None else None,
+        extensions=extensions,
+        watcher=watcher,
     )

@@ -85,6 +85,8 @@ class SenaContext:
     thread_id: str = ""
     user_id: str = "local"
     model_overrides: dict[str, str] = field(default_factory=dict)
+    extensions: tuple[str, ...] = ()
+    """Extensions the user asked for by name this turn (`/ext NAME ...`), run whatever the intent."""
 
     def thread(self) -> str:
         """Return the thread id, falling back to the run's config (clients such as the

@@ -78,4 +78,6 @@ async def classify_intent(state: SenaState, runtime: Runtime[SenaContext], servi
             record = intent_record(routing, intent, confidence, "router")
     if record is None:
         record = intent_record(routing, routing.default_intent, 0.5, "default")
+    if asked := [n for n in runtime.context.extensions if n not in record["required_extensions"]]:
+        record = IntentRecord(**{**record, "required_extensions": [*record["required_extensions"], *asked]})
     return {**TURN_RESET, "intent": record}

@@ -1,0 +1,155 @@
+"""The sandbox on a real worker process: normal code works; each class of escape is refused or stopped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from extensions.sandbox import ExtensionFailed, ExtensionTimeout, Limits, Sandbox
+from extensions.spec import read_spec
+from extensions.validator import validate
+
+ALLOWED = frozenset({"json", "math", "datetime", "re"})
+
+
+def capabilities(extension: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if op == "setting":
+        return {"greeting": "hi"}.get(args[0])
+    raise PermissionError(f"{extension} may not {op}")
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    box = Sandbox(ALLOWED, Limits(cpu_seconds=1, wall_seconds=3, memory_mb=256), capabilities)
+    yield box
+    box.close()
+
+
+def run(sandbox: Sandbox, body: str, user_input: str = "x", context: dict[str, Any] | None = None) -> str:
+    source = f"def execute(user_input, context, **kwargs):\n{body}\n"
+    name = f"t{abs(hash(body))}"
+    sandbox.load(name, "d", source)
+    return sandbox.call(name, "d", user_input, context or {"who": "tester"}, {})
+
+
+def test_a_normal_extension_uses_json_math_datetime_and_its_context(sandbox: Sandbox) -> None:
+    source = """
+import json
+import math
+from datetime import date
+import sena
+
+def execute(user_input, context, **kwargs):
+    words = user_input.split()
+    return json.dumps({"words": len(words), "root": math.sqrt(16), "year": date(2026, 1, 2).year,
+                       "who": context["who"], "greeting": sena.setting("greeting")})
+"""
+    sandbox.load("normal", "v1", source)
+    assert sandbox.call("normal", "v1", "count these three", {"who": "ana"}, {}) == (
+        '{"words": 3, "root": 4.0, "year": 2026, "who": "ana", "greeting": "hi"}'
+    )
+    assert sandbox.worker_facts["nproc"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        ("    import os\n    return os.getcwd()", "import of 'os' is not allowed"),
+        ("    import datetime\n    return str(datetime.sys.modules['os'])", "'sys' is a module"),
+        ("    from datetime import sys\n    return 'x'", "cannot import 'sys' from 'datetime'"),
+        ("    return '{0.__class__}'.format(1)", "format"),
+        ("    import json\n    return str(json.decoder)", "'decoder' is a module"),
+        ("    context['who'] = 'me'\n    return 'changed'", "does not support item"),
+        ("    import sena\n    return sena.read_file('/etc/passwd')", "may not read_file"),
+        ("    import sena\n    return sena.http_get('http://example.com')", "may not http_get"),
+    ],
+    ids=[
+        "import-os",
+        "module-attribute",
+        "from-import-module",
+        "format-string",
+        "submodule",
+        "context",
+        "files",
+        "network",
+    ],
+)
+def test_escapes_are_refused_at_run_time(sandbox: Sandbox, body: str, refusal: str) -> None:
+    with pytest.raises(ExtensionFailed, match=refusal):
+        run(sandbox, body)
+
+
+def test_subclasses_walk_and_dunder_access_do_not_compile(sandbox: Sandbox) -> None:
+    with pytest.raises(ExtensionFailed, match="SyntaxError"):
+        run(sandbox, "    return str(().__class__.__bases__[0].__subclasses__())")
+    with pytest.raises(ExtensionFailed, match="SyntaxError"):
+        run(sandbox, "    def f(_getattr_=None, /):\n        return 1\n    return str(f())")
+
+
+def test_an_infinite_loop_is_stopped_by_the_cpu_limit(sandbox: Sandbox) -> None:
+    with pytest.raises(ExtensionFailed, match="CPU time"):
+        run(sandbox, "    while True:\n        pass")
+
+
+def test_a_loop_that_swallows_the_cpu_signal_is_killed_and_the_worker_respawned(sandbox: Sandbox) -> None:
+    sandbox.load("steady", "v1", "def execute(user_input, context, **kwargs):\n    return 'still here'\n")
+    before = sandbox.respawns
+    with pytest.raises(ExtensionTimeout, match="was stopped"):
+        run(
+            sandbox,
+            "    while True:\n        try:\n            while True:\n                pass\n"
+            "        except BaseException:\n            pass",
+        )
+    assert sandbox.respawns == before + 1
+    assert sandbox.call("steady", "v1", "", {}, {}) == "still here"  # reloaded into the new worker
+
+
+def test_unbounded_allocation_is_stopped(sandbox: Sandbox) -> None:
+    with pytest.raises(ExtensionFailed, match="MemoryError"):
+        run(sandbox, "    data = 'x' * (10 ** 10)\n    return 'allocated'")
+
+
+def test_the_worker_limits_hold_even_without_the_restricted_layer(tmp_path: Path) -> None:
+    """Apply the worker's OS limits in a fresh interpreter and try what RestrictedPython would refuse."""
+    script = f"""
+import os, subprocess
+from extensions.sandbox import Limits, _apply_limits
+print(_apply_limits(Limits(memory_mb=256)))
+for name, attempt in [
+    ("write", lambda: open({str(tmp_path / "out.txt")!r}, "w").write("x" * 10)),
+    ("spawn", lambda: subprocess.run(["true"])),
+    ("root-file", lambda: open("/root/.bashrc").read()),
+]:
+    try:
+        attempt()
+        print(name, "ALLOWED")
+    except BaseException as exc:
+        print(name, "refused", type(exc).__name__)
+"""
+    os.chmod(tmp_path, 0o777)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=Path.cwd())
+    assert "ALLOWED" not in result.stdout, result.stdout + result.stderr
+    assert "write refused" in result.stdout and "spawn refused" in result.stdout
+
+
+def test_the_validator_refuses_before_anything_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "sneaky.py"
+    path.write_text(
+        "import os\n"
+        f"open({str(marker)!r}, 'w').write('x')\n"
+        "VERSION = '1'\n"
+        "METADATA = {'name': 'sneaky', 'description': 'd', 'author': 'a'}\n"
+        "def execute(user_input, context, **kwargs):\n    return eval('1')\n"
+    )
+    problems = validate(read_spec(path, "user"), ALLOWED)
+    assert any("import of 'os'" in p for p in problems)
+    assert any("'open'" in p for p in problems) and any("'eval'" in p for p in problems)
+    assert any("only imports, definitions and assignments" in p for p in problems)
+    assert not marker.exists()
