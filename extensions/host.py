@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from config.settings import Settings
 from extensions.capabilities import Capabilities
 from extensions.registry import ExtensionRecord, ExtensionRegistry
-from extensions.sandbox import ExtensionFailed, Limits, Sandbox
+from extensions.sandbox import ExtensionFailed, ExtensionInvalid, Limits, Sandbox
 from extensions.spec import ExtensionSpec, Origin, SpecError, read_spec
 from extensions.validator import validate
 
@@ -284,6 +284,9 @@ class SandboxHost:
         started = time.perf_counter()
         try:
             output = await asyncio.to_thread(self.sandbox.call, name, spec.digest, user_input, context, kwargs)
+        except ExtensionInvalid:  # the extension works; it turned down this input
+            await asyncio.to_thread(self.registry.ran, name, True)
+            raise
         except ExtensionFailed as exc:
             failures = await asyncio.to_thread(self.registry.ran, name, False, str(exc))
             self._emit("extension_run", name=name, ok=False, error=str(exc), ms=_ms(started))

@@ -16,6 +16,7 @@ A call that runs past its wall-clock timeout gets the worker killed and a fresh 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import operator
@@ -26,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -57,6 +58,26 @@ class Limits:
     memory_mb: int = 512
     open_files: int = 32
     max_output_chars: int = 4000
+
+
+class Channel:
+    """JSON messages over a connection, both ways: neither side ever unpickles what the other sent."""
+
+    def __init__(self, conn: Connection, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self.conn = conn
+        self.max_bytes = max_bytes
+
+    def send(self, message: Any) -> None:
+        self.conn.send_bytes(json.dumps(message, default=str).encode())
+
+    def recv(self) -> Any:
+        return json.loads(self.conn.recv_bytes(self.max_bytes))
+
+    def poll(self, timeout: float) -> bool:
+        return self.conn.poll(timeout)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 # --- inside the worker ---------------------------------------------------------------------
@@ -188,7 +209,7 @@ def _on_xcpu(signum: int, frame: Any) -> None:
     raise _CpuExceeded
 
 
-def _capability_caller(conn: Connection, name: str) -> _Capabilities:
+def _capability_caller(conn: Channel, name: str) -> _Capabilities:
     def call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         conn.send(("cap", name, op, args, kwargs))
         status, value = conn.recv()
@@ -199,7 +220,7 @@ def _capability_caller(conn: Connection, name: str) -> _Capabilities:
     return _Capabilities(call)
 
 
-def _load(conn: Connection, name: str, source: str, allowed: frozenset[str], cpu_seconds: float) -> dict[str, Any]:
+def _load(conn: Channel, name: str, source: str, allowed: frozenset[str], cpu_seconds: float) -> dict[str, Any]:
     """Compile under RestrictedPython and run the module body; return its namespace."""
     from RestrictedPython import compile_restricted_exec
 
@@ -223,11 +244,12 @@ def _call(
     return "ok", str(namespace["execute"](user_input, _freeze(context), **kwargs))
 
 
-def _worker(conn: Connection) -> None:
+def _worker(conn: Channel) -> None:
     """Serve load and call requests until the host closes the connection."""
     import signal
 
-    limits, allowed = conn.recv()
+    init = conn.recv()
+    limits, allowed = Limits(**init["limits"]), frozenset(init["allowed"])
     signal.signal(signal.SIGXCPU, _on_xcpu)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for module in sorted(allowed):  # import while the files are readable; nobody may not read them
@@ -291,12 +313,12 @@ class Sandbox:
         self.capabilities = capabilities
         self._lock = threading.Lock()
         self._process: Any = None
-        self._conn: Connection | None = None
+        self._conn: Channel | None = None
         self._loaded: dict[str, tuple[str, str]] = {}  # name -> (digest, source), replayed on respawn
         self.worker_facts: dict[str, Any] = {}
         self.respawns = 0
 
-    def _start(self) -> Connection:
+    def _start(self) -> Channel:
         ours, theirs = socket.socketpair()
         process = subprocess.Popen(
             [sys.executable, "-m", "extensions.sandbox", str(theirs.fileno())],
@@ -307,8 +329,8 @@ class Sandbox:
             cwd=Path(__file__).resolve().parent.parent,
         )
         theirs.close()
-        parent = Connection(ours.detach())
-        parent.send((self.limits, self.allowed))
+        parent = Channel(Connection(ours.detach()))
+        parent.send({"limits": asdict(self.limits), "allowed": sorted(self.allowed)})
         if not parent.poll(30):
             process.kill()
             raise ExtensionFailed("the extension worker did not start")
@@ -318,7 +340,7 @@ class Sandbox:
             self._request(("load", name, digest, source), self.limits.wall_seconds)
         return parent
 
-    def _connection(self) -> Connection:
+    def _connection(self) -> Channel:
         if self._conn is None or self._process is None or self._process.poll() is not None:
             if self._process is not None:
                 self.respawns += 1
@@ -347,7 +369,7 @@ class Sandbox:
                 raise ExtensionTimeout(f"{name} ran longer than {wall_seconds:g} s and was stopped")
             try:
                 reply = conn.recv()
-            except EOFError:
+            except (EOFError, OSError, ValueError):
                 self._kill()
                 raise ExtensionFailed(f"{name} crashed the extension worker (it has been restarted)") from None
             if reply[0] == "cap":
@@ -390,4 +412,4 @@ class Sandbox:
 
 
 if __name__ == "__main__":
-    _worker(Connection(int(sys.argv[1])))
+    _worker(Channel(Connection(int(sys.argv[1]))))

@@ -158,3 +158,15 @@ def wait_for(condition: Any, seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return bool(condition())
+
+
+def test_an_input_refused_by_validate_does_not_count_as_a_failure(host: SandboxHost) -> None:
+    source = extension("picky").replace(
+        "def execute", "def validate(user_input, **kwargs):\n    return False, 'say please'\n\n\ndef execute"
+    )
+    write(host.config.user_dir, "picky", source)
+    host.load_all()
+    for _ in range(3):
+        with pytest.raises(ExtensionFailed, match="say please"):
+            asyncio.run(host.run("picky", "", {}))
+    assert "picky" in host.names()

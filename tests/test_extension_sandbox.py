@@ -68,6 +68,7 @@ def execute(user_input, context, **kwargs):
         ("    context['who'] = 'me'\n    return 'changed'", "does not support item"),
         ("    import sena\n    return sena.read_file('/etc/passwd')", "may not read_file"),
         ("    import sena\n    return sena.http_get('http://example.com')", "may not http_get"),
+        ("    g = (x for x in [1])\n    return str(g.gi_frame.f_back.f_globals)", "restricted name"),
     ],
     ids=[
         "import-os",
@@ -78,6 +79,7 @@ def execute(user_input, context, **kwargs):
         "context",
         "files",
         "network",
+        "frame-walk",
     ],
 )
 def test_escapes_are_refused_at_run_time(sandbox: Sandbox, body: str, refusal: str) -> None:
