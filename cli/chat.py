@@ -15,6 +15,7 @@ from rich.console import Console
 
 from cli.common import console, load_or_exit, model_progress, setup_logging
 from config.settings import ROLES, Settings
+from extensions.host import SandboxHost
 from graph.session import Event, Sena, open_sena
 from providers.registry import ModelRegistry, check_ollama
 
@@ -27,7 +28,9 @@ HELP = """Commands:
   /model ROLE NAME      serve ROLE (fast, critical, code, router) with model NAME
   /thread [NAME]        show the current thread, or switch to NAME
   /history              show this thread's messages
-  /verbose              toggle node events"""
+  /verbose              toggle node events
+  /ext                  list the extensions
+  /ext NAME MESSAGE     run extension NAME on MESSAGE (parameters are taken from it)"""
 
 
 @dataclass
@@ -56,10 +59,26 @@ class ChatSession:
             self.out.print(f"[dim]< {event['node']} {event['duration_ms']:.1f} ms{summary}[/dim]")
         elif self.verbose and kind == "node_error":
             self.out.print(f"[red]x {event['node']}: {event['error']}: {event['message']}[/red]")
+        elif kind == "extension_disabled":
+            self.out.print(f"\n[yellow]! {event['message']}[/yellow]")
+        elif self.verbose and kind == "extension_run":
+            self.out.print(
+                f"[dim]  extension {event['name']} {'ok' if event['ok'] else 'failed'} {event['ms']} ms[/dim]"
+            )
 
-    async def run_turn(self, text: str | None) -> None:
+    def show_extension_event(self, event: Event) -> None:
+        """Reloads happen between turns (another thread): say so, briefly."""
+        if event["event"] == "extension_reloaded":
+            self.out.print(f"[dim](extension {event['name']} {event['version']} loaded)[/dim]")
+        elif event["event"] == "extension_reload_failed":
+            kept = f"; {event['kept']} keeps running" if event.get("kept") else ""
+            self.out.print(f"[yellow](extension {event['name']} did not load: {event['error']}{kept})[/yellow]")
+        elif event["event"] == "extension_removed":
+            self.out.print(f"[dim](extension {event['name']} removed)[/dim]")
+
+    async def run_turn(self, text: str | None, extensions: tuple[str, ...] = ()) -> None:
         self.answering = False
-        async for event in self.sena.turn(self.thread_id, text, self.overrides):
+        async for event in self.sena.turn(self.thread_id, text, self.overrides, extensions):
             self.show_event(event)
         sys.stdout.write("\n")
         sys.stdout.flush()
@@ -86,9 +105,20 @@ class ChatSession:
                 self.out.print(f"[bold]{who}>[/bold] {message.text}")
         elif name == "/model":
             self.switch_model(args)
+        elif name == "/ext":
+            await self.run_extension(args)
         else:
             self.out.print(f"Unknown command {name}. Type /help.")
         return True
+
+    async def run_extension(self, args: list[str]) -> None:
+        host = self.sena.services.extensions
+        if not args:
+            self.out.print("extensions: " + (", ".join(host.names()) or "none"))
+        elif args[0] not in host.names():
+            self.out.print(f"[red]No active extension {args[0]!r}.[/red] /ext lists them.")
+        else:
+            await self.run_turn(" ".join(args[1:]) or args[0], extensions=(args[0],))
 
     def switch_model(self, args: list[str]) -> None:
         models = self.sena.services.models
@@ -153,6 +183,10 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
             out.print(f"[yellow]! {sena.services.memory_problem}[/yellow]")
         warm = asyncio.create_task(warm_up(sena, settings))
         session = ChatSession(sena, thread_id, verbose, out)
+        if isinstance(sena.services.extensions, SandboxHost):
+            sena.services.extensions.subscribe(session.show_extension_event)
+        for name, why in sena.services.extension_problems.items():
+            out.print(f"[yellow]! extension {name} not loaded: {why}[/yellow]")
         fast = sena.services.models.choose("fast").label
         out.print(f"[bold]{settings.app.name}[/bold] · thread {thread_id} · {fast} · /help for commands")
         await session.greet_thread()

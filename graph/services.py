@@ -34,6 +34,8 @@ class Services:
     topics: TopicStore | None = None
     """Topics each user keeps returning to (decide_memory retrieves for them)."""
     watcher: ExtensionWatcher | None = None
+    extension_problems: dict[str, str] = field(default_factory=dict)
+    """Extensions that did not load at start, and why (shown to the user)."""
 
     def close(self) -> None:
         if self.watcher is not None:
@@ -64,10 +66,14 @@ def open_memory(settings: Settings, models: ChatModels) -> tuple[MemoryStore | N
         return None, f"Long-term memory is off for this session: {exc}"
 
 
-def open_extensions(settings: Settings, watch: bool | None = None) -> tuple[ExtensionHost, ExtensionWatcher | None]:
-    """Load the extensions into their sandbox and, if configured, watch their folders for changes."""
+def open_extensions(
+    settings: Settings, watch: bool | None = None
+) -> tuple[ExtensionHost, ExtensionWatcher | None, dict[str, str]]:
+    """Load the extensions into their sandbox and, if configured, watch their folders for changes.
+
+    Return the host, the watcher and the extensions rejected at load, with why."""
     if not settings.extensions.enabled:
-        return NoExtensions(), None
+        return NoExtensions(), None, {}
     from extensions.registry import ExtensionRegistry
     from extensions.watcher import ExtensionWatcher
 
@@ -80,7 +86,7 @@ def open_extensions(settings: Settings, watch: bool | None = None) -> tuple[Exte
         folders = [settings.extensions.user_dir, settings.generated_extensions_dir]
         watcher = ExtensionWatcher(folders, host.reload_file, settings.extensions.reload_debounce_s)
         watcher.start()
-    return host, watcher
+    return host, watcher, report.rejected
 
 
 def build_services(settings: Settings, progress: Progress | None = None, models: ChatModels | None = None) -> Services:
@@ -97,7 +103,7 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
 
         # The router role runs at temperature 0, as extraction should.
         learner = Learner(memory, models.get(models.choose("router")), conversations=memory.conversations)
-    extensions, watcher = open_extensions(settings)
+    extensions, watcher, rejected = open_extensions(settings)
     return Services(
         settings=settings,
         models=models,
@@ -108,4 +114,5 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
         topics=TopicStore.from_path(settings.database_path) if memory is not None else None,
         extensions=extensions,
         watcher=watcher,
+        extension_problems=rejected,
     )

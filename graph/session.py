@@ -38,24 +38,33 @@ class Sena:
     def _config(self, thread_id: str) -> Any:
         return {"configurable": {"thread_id": thread_id}}
 
-    def context(self, thread_id: str, model_overrides: dict[str, str] | None = None) -> SenaContext:
+    def context(
+        self, thread_id: str, model_overrides: dict[str, str] | None = None, extensions: tuple[str, ...] = ()
+    ) -> SenaContext:
         return SenaContext(
             thread_id=thread_id,
             user_id=self.services.settings.app.user_id,
             model_overrides=dict(model_overrides or {}),
+            extensions=extensions,
         )
 
     async def turn(
-        self, thread_id: str, text: str | None, model_overrides: dict[str, str] | None = None
+        self,
+        thread_id: str,
+        text: str | None,
+        model_overrides: dict[str, str] | None = None,
+        extensions: tuple[str, ...] = (),
     ) -> AsyncIterator[Event]:
-        """Run one turn (or, with `text=None`, finish an interrupted one) and yield its events."""
+        """Run one turn (or, with `text=None`, finish an interrupted one) and yield its events.
+
+        `extensions` are run whatever the intent (the chat's `/ext NAME ...`)."""
         if self.services.log is not None:
             await asyncio.to_thread(self.services.log.touch_thread, thread_id)
         graph_input = turn_input(text) if text is not None else None
         async for event in self.graph.astream(
             graph_input,
             self._config(thread_id),
-            context=self.context(thread_id, model_overrides),
+            context=self.context(thread_id, model_overrides, extensions),
             stream_mode="custom",
         ):
             yield event

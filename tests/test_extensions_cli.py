@@ -1,0 +1,90 @@
+"""`sena extensions ...` through Typer's runner, and hot reload seen from a real `sena chat` process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from tests.conftest import MODELS_DIR, small_model_env
+
+HELLO = (
+    "VERSION = '{version}'\n"
+    "METADATA = {{'name': 'hello_ext', 'description': 'says hello', 'author': 'tests'}}\n"
+    "def execute(user_input, context, **kwargs):\n    return 'hello from {version}'\n"
+)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SENA_APP__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SENA_LLM__EMBEDDED__MODELS_DIR", str(MODELS_DIR))
+    monkeypatch.setenv("SENA_EXTENSIONS__USER_DIR", str(tmp_path / "user"))
+    (tmp_path / "user").mkdir()
+    return tmp_path
+
+
+def test_list_run_disable_enable_show(env: Path) -> None:
+    runner = CliRunner()
+    (env / "user" / "hello_ext.py").write_text(HELLO.format(version="1.0"))
+    (env / "user" / "bad.py").write_text(
+        "import os\nVERSION='1'\nMETADATA={'name':'bad','description':'d','author':'a'}\n"
+        "def execute(user_input, context, **kwargs):\n    return os.name\n"
+    )
+    listed = runner.invoke(app, ["extensions", "list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert "hello_ext" in listed.output and "system_info" in listed.output and "import of 'os'" in listed.output
+    ran = runner.invoke(app, ["extensions", "run", "hello_ext", "hi"])
+    assert ran.exit_code == 0 and ran.output.strip() == "hello from 1.0"
+    assert runner.invoke(app, ["extensions", "disable", "hello_ext"]).exit_code == 0
+    refused = runner.invoke(app, ["extensions", "run", "hello_ext"])
+    assert refused.exit_code == 1 and "disabled" in refused.output
+    assert runner.invoke(app, ["extensions", "enable", "hello_ext"]).exit_code == 0
+    shown = runner.invoke(app, ["extensions", "show", "file_manager"])
+    assert "permissions: workspace" in shown.output and "action (string, required)" in shown.output
+    missing = runner.invoke(app, ["extensions", "show", "nope"])
+    assert missing.exit_code == 1 and "no extension named 'nope'" in missing.output
+    param = runner.invoke(app, ["extensions", "run", "file_manager", "-p", "action=write", "-p", "path=a.txt",
+                                "-p", "content=x"])  # fmt: skip
+    assert "Wrote 1 characters to a.txt." in param.output
+
+
+@pytest.mark.slow
+def test_a_dropped_in_extension_is_usable_from_chat_and_a_broken_edit_keeps_it(tmp_path: Path) -> None:
+    env = small_model_env(tmp_path / "data")
+    user = tmp_path / "user"
+    user.mkdir()
+    env.update(SENA_EXTENSIONS__USER_DIR=str(user), COLUMNS="250")
+    chat = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sena"), "chat", "--verbose"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert chat.stdin is not None
+
+    def say(line: str, wait: float = 0.0) -> None:
+        chat.stdin.write(line + "\n")  # type: ignore[union-attr]
+        chat.stdin.flush()  # type: ignore[union-attr]
+        time.sleep(wait)
+
+    say("/ext", 3.0)  # started and listening
+    (user / "hello_ext.py").write_text(HELLO.format(version="1.0"))
+    time.sleep(2.0)
+    say("/ext hello_ext hi", 0.5)
+    (user / "hello_ext.py").write_text(HELLO.format(version="2.0").replace("return", "import os\n    return"))
+    time.sleep(2.0)
+    say("/ext hello_ext again")
+    say("/exit")
+    out, _ = chat.communicate(timeout=300)
+    assert chat.returncode == 0, out
+    assert "(extension hello_ext 1.0 loaded)" in out
+    assert out.count("extension hello_ext ok") == 2, out
+    assert "did not load: line 4: import of 'os' is not allowed; 1.0 keeps running" in out
