@@ -67,3 +67,16 @@ def turn(
             else:
                 table.add_row(key, _fmt(value))
         out.print(table)
+
+
+@app.command("extensions")
+def extensions(
+    calls: Annotated[int, typer.Option(help="Calls timed on the warm worker.")] = 300,
+    reloads: Annotated[int, typer.Option(help="Hot reloads timed.")] = 10,
+) -> None:
+    """Sandboxed call overhead (warm worker), load time of all extensions, hot-reload latency."""
+    from bench.extensions import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    print(json.dumps(run(settings, calls=calls, reloads=reloads), indent=2))  # noqa: T201 - the report is the output

@@ -26,14 +26,14 @@ log = logging.getLogger(__name__)
 
 Status = Literal["success", "validation_failed", "test_failed"]
 
-TEMPLATE = '''"""Count the words in the user's message."""
+TEMPLATE = '''"""Repeat the user's message in capital letters."""
 
 import re
 
 VERSION = "1.0.0"
 METADATA = {
-    "name": "word_count",
-    "description": "count the words in the user's message",
+    "name": "shout",
+    "description": "repeat the user's message in capital letters",
     "author": "Sena (generated)",
     "parameters": {},
     "requires": [],
@@ -42,8 +42,8 @@ METADATA = {
 
 
 def execute(user_input, context, **kwargs):
-    words = re.findall(r"[A-Za-z0-9']+", user_input)
-    return "Your message has " + str(len(words)) + " words."
+    text = re.sub(r"\\s+", " ", user_input).strip()
+    return text.upper() + "!"
 '''
 
 SYSTEM = (
