@@ -7,12 +7,11 @@ survives restarts and reloads) or `error` (did not validate or load; `last_error
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from storage.db import connect, migrate
+from storage.db import SqliteStore
 
 Status = Literal["active", "inactive", "error"]
 
@@ -52,22 +51,11 @@ class ExtensionRecord:
     disabled: bool
 
 
-class ExtensionRegistry:
+class ExtensionRegistry(SqliteStore):
     """Rows of the `extensions` table; safe to share between threads."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_path(cls, path: Path) -> ExtensionRegistry:
-        registry = cls(connect(path))
-        registry.setup()
-        return registry
-
-    def setup(self) -> None:
-        with self._lock:
-            migrate(self._conn, "extensions", MIGRATIONS)
+    COMPONENT = "extensions"
+    MIGRATIONS = MIGRATIONS
 
     def _execute(self, sql: str, params: tuple[object, ...]) -> None:
         with self._lock:
@@ -130,10 +118,6 @@ class ExtensionRegistry:
         with self._lock:
             rows = self._conn.execute("SELECT * FROM extensions ORDER BY origin, name").fetchall()
         return [_record(r) for r in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 def _record(row: sqlite3.Row) -> ExtensionRecord:

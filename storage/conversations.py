@@ -7,15 +7,10 @@ LangGraph's checkpoints hold the full state; this log is the human-sized summary
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from storage.db import connect, migrate
+from storage.db import SqliteStore
 
 MIGRATIONS = (
     """
@@ -67,33 +62,11 @@ class TurnRecord:
     errors: tuple[dict[str, Any], ...] = ()
 
 
-class ConversationLog:
+class ConversationLog(SqliteStore):
     """Threads and finished turns in SQLite; safe to share between threads."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_path(cls, path: Path) -> ConversationLog:
-        log = cls(connect(path))
-        log.setup()
-        return log
-
-    def setup(self) -> None:
-        with self._lock:
-            migrate(self._conn, "conversations", MIGRATIONS)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+    COMPONENT = "conversations"
+    MIGRATIONS = MIGRATIONS
 
     def touch_thread(self, thread_id: str, title: str | None = None) -> None:
         """Create the thread if new, and mark it as just used."""
@@ -155,7 +128,3 @@ class ConversationLog:
             )
             for r in rows
         ]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, ClassVar, Self
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -42,3 +45,42 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
             raise
         current = version
     return current
+
+
+class SqliteStore:
+    """A table group in a SQLite file: one connection shared between threads, writes serialised,
+    schema from numbered `MIGRATIONS` recorded under `COMPONENT`."""
+
+    COMPONENT: ClassVar[str]
+    MIGRATIONS: ClassVar[Sequence[str]]
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_path(cls, path: Path, **options: Any) -> Self:
+        store = cls(connect(path), **options)
+        store.setup()
+        return store
+
+    def setup(self) -> None:
+        """Bring the schema up to date (idempotent)."""
+        with self._lock:
+            migrate(self._conn, self.COMPONENT, self.MIGRATIONS)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken before anyone else can write."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

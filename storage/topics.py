@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from storage.db import connect, migrate
+from storage.db import SqliteStore
 
 MIGRATIONS = (
     """
@@ -64,47 +62,33 @@ class Topic:
     mentions: int
 
 
-class TopicStore:
+class TopicStore(SqliteStore):
     """Per-user topic counts in SQLite; safe to share between threads."""
 
+    COMPONENT = "topics"
+    MIGRATIONS = MIGRATIONS
+
     def __init__(self, conn: sqlite3.Connection, max_topics: int = 500) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
+        super().__init__(conn)
         self.max_topics = max_topics
-
-    @classmethod
-    def from_path(cls, path: Path, max_topics: int = 500) -> TopicStore:
-        store = cls(connect(path), max_topics)
-        store.setup()
-        return store
-
-    def setup(self) -> None:
-        with self._lock:
-            migrate(self._conn, "topics", MIGRATIONS)
 
     def observe(self, user_id: str, text: str) -> None:
         """Count each topic of `text` once for this user; keep only the most recent `max_topics`."""
         topics = sorted(topics_of(text))
         if not topics:
             return
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT INTO user_topics (user_id, topic, mentions) VALUES (?, ?, 1)"
-                    " ON CONFLICT(user_id, topic) DO UPDATE SET mentions = mentions + 1,"
-                    " last_seen = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                    [(user_id, t) for t in topics],
-                )
-                self._conn.execute(
-                    "DELETE FROM user_topics WHERE user_id = ? AND topic NOT IN (SELECT topic FROM user_topics"
-                    " WHERE user_id = ? ORDER BY last_seen DESC LIMIT ?)",
-                    (user_id, user_id, self.max_topics),
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO user_topics (user_id, topic, mentions) VALUES (?, ?, 1)"
+                " ON CONFLICT(user_id, topic) DO UPDATE SET mentions = mentions + 1,"
+                " last_seen = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                [(user_id, t) for t in topics],
+            )
+            conn.execute(
+                "DELETE FROM user_topics WHERE user_id = ? AND topic NOT IN (SELECT topic FROM user_topics"
+                " WHERE user_id = ? ORDER BY last_seen DESC LIMIT ?)",
+                (user_id, user_id, self.max_topics),
+            )
 
     def returning(self, user_id: str, text: str, min_mentions: int) -> list[Topic]:
         """The topics of `text` this user has mentioned in at least `min_mentions` earlier turns."""
@@ -127,7 +111,3 @@ class TopicStore:
                 (user_id, limit),
             ).fetchall()
         return [Topic(r["topic"], r["mentions"]) for r in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
