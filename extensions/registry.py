@@ -121,17 +121,4 @@ class ExtensionRegistry(SqliteStore):
 
 
 def _record(row: sqlite3.Row) -> ExtensionRecord:
-    return ExtensionRecord(
-        name=row["name"],
-        status=row["status"],
-        version=row["version"],
-        origin=row["origin"],
-        file_path=row["file_path"],
-        description=row["description"],
-        last_loaded=row["last_loaded"],
-        executions=row["executions"],
-        errors=row["errors"],
-        consecutive_failures=row["consecutive_failures"],
-        last_error=row["last_error"],
-        disabled=bool(row["disabled"]),
-    )
+    return ExtensionRecord(**{**dict(row), "disabled": bool(row["disabled"])})
