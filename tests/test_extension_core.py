@@ -140,3 +140,20 @@ def test_user_extensions_get_only_granted_permissions(tmp_path: Path) -> None:
     granted = make_host(tmp_path, grants={"peek": ["workspace"]})
     assert run(granted, "peek") == "[]"
     granted.close()
+
+
+def test_the_worked_example_in_the_docs_loads_and_runs(tmp_path: Path) -> None:
+    import re
+
+    from config.settings import PROJECT_ROOT
+
+    guide = (PROJECT_ROOT / "docs" / "EXTENSIONS.md").read_text()
+    example = re.search(r"```python\n(.*?)```", guide, re.DOTALL)
+    assert example is not None
+    (tmp_path / "user").mkdir()
+    (tmp_path / "user" / "temperature.py").write_text(example.group(1))
+    host = make_host(tmp_path)
+    assert run(host, "temperature", value=21, unit="C") == "21 °C is 69.8 °F"
+    with pytest.raises(ExtensionInvalid, match="C or F"):
+        run(host, "temperature", value=1, unit="K")
+    host.close()

@@ -69,6 +69,8 @@ def execute(user_input, context, **kwargs):
         ("    import sena\n    return sena.read_file('/etc/passwd')", "may not read_file"),
         ("    import sena\n    return sena.http_get('http://example.com')", "may not http_get"),
         ("    g = (x for x in [1])\n    return str(g.gi_frame.f_back.f_globals)", "restricted name"),
+        ("    return open('/etc/passwd').read()", "name 'open' is not defined"),
+        ("    import socket\n    return str(socket.socket())", "import of 'socket' is not allowed"),
     ],
     ids=[
         "import-os",
@@ -80,6 +82,8 @@ def execute(user_input, context, **kwargs):
         "files",
         "network",
         "frame-walk",
+        "open",
+        "socket",
     ],
 )
 def test_escapes_are_refused_at_run_time(sandbox: Sandbox, body: str, refusal: str) -> None:
