@@ -1,0 +1,111 @@
+"""The API app factory: `create_app()` builds FastAPI with a lifespan that opens Sena once.
+
+The lifespan opens the checkpointer, models, memory store and extension host (`open_sena`),
+the debug feed's event bus (fed by turns, the extension host and logging), and closes them
+on shutdown. Routers are per resource under `/api/v1`; `/health` and `/debug` sit outside.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from api.events import BusLogHandler, EventBus
+from api.routers import chat, debug, extensions, memory, telemetry, threads
+from api.security import RateLimiter, error_response, guard
+from api.turns import TurnRunner
+from config.settings import Settings, load_settings
+from extensions.host import SandboxHost
+from graph.session import open_sena
+from providers.registry import ChatModels
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+DEBUG_PAGE = Path(__file__).with_name("debug.html")
+
+
+def create_app(settings: Settings | None = None, models: ChatModels | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    bus = EventBus(settings.api.feed_buffer, settings.api.feed_queue)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        handler = BusLogHandler(bus)
+        logging.getLogger().addHandler(handler)
+        try:
+            async with open_sena(settings, models=models) as sena:
+                app.state.sena = sena
+                app.state.bus = bus
+                app.state.runner = TurnRunner(sena, bus)
+                if isinstance(sena.services.extensions, SandboxHost):
+                    sena.services.extensions.subscribe(bus.forward)
+                log.info("Sena API ready")
+                yield
+        finally:
+            logging.getLogger().removeHandler(handler)
+
+    app = FastAPI(
+        title="Sena API",
+        version=VERSION,
+        description="Chat, history, memory, extensions, debug feed and telemetry of a local Sena.",
+        lifespan=lifespan,
+    )
+    app.middleware("http")(
+        guard(settings.api.auth_token, RateLimiter(settings.api.rate_limit_per_minute), settings.api.max_body_bytes)
+    )
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    for router in (chat.router, threads.router, memory.router, extensions.router, debug.router, telemetry.router):
+        app.include_router(router, prefix="/api/v1")
+
+    @app.get("/health", tags=["health"])
+    async def health(request: Request) -> dict[str, object]:
+        sena = getattr(request.app.state, "sena", None)
+        services = sena.services if sena else None
+        return {
+            "status": "ok" if services else "starting",
+            "version": VERSION,
+            "memory": "on" if services and services.memory else (services.memory_problem if services else None),
+            "extensions": services.extensions.names() if services else [],
+        }
+
+    @app.get("/debug", response_class=HTMLResponse, include_in_schema=False)
+    async def debug_page() -> HTMLResponse:
+        """ "Behind the Sena": the live pipeline, memory, extensions and logs, over the SSE feed."""
+        return HTMLResponse(DEBUG_PAGE.read_text(encoding="utf-8"))
+
+    install_error_handlers(app)
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON with a message; no stack trace leaves the server."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), **(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        response = error_response(
+            422, "The request is not valid: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        )
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, f"Sena hit an internal error ({type(exc).__name__}).", "The server log has details.")

@@ -1,0 +1,66 @@
+"""Debug: a thread's checkpointed state, recent logs, and the live SSE feed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from langchain_core.messages import BaseMessage
+from sse_starlette.sse import EventSourceResponse
+
+from api.deps import BusDep, SenaDep, SettingsDep
+from api.events import LEVELS
+
+router = APIRouter(prefix="/debug", tags=["debug"])
+Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def plain(value: Any) -> Any:
+    """Make checkpoint values JSON-friendly (messages become role/content/id)."""
+    if isinstance(value, BaseMessage):
+        return {"type": value.type, "content": value.text, "id": value.id}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+@router.get("/state")
+async def state(sena: SenaDep, thread_id: Annotated[str, Query(min_length=1, max_length=100)]) -> dict[str, Any]:
+    snapshot = await sena.state(thread_id)
+    if not snapshot.values:
+        raise HTTPException(404, f"No state for thread {thread_id!r}.")
+    return {
+        "thread_id": thread_id,
+        "checkpoint_id": snapshot.config.get("configurable", {}).get("checkpoint_id"),
+        "next": list(snapshot.next),
+        "values": plain(snapshot.values),
+    }
+
+
+@router.get("/logs")
+async def logs(
+    bus: BusDep, level: Level = "INFO", limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    records = [e for e in bus.recent() if e.name == "log" and e.data["levelno"] >= LEVELS[level]]
+    return [{"id": e.id, **e.data} for e in records[-limit:]]
+
+
+@router.get("/stream")
+async def stream(
+    bus: BusDep,
+    settings: SettingsDep,
+    thread_id: Annotated[str | None, Query(max_length=100)] = None,
+    level: Level = "WARNING",
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Every node start/end/error, memory and extension event, and log records at `level` or above."""
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        async for event in bus.subscribe(after=after, thread_id=thread_id, log_level=level):
+            yield {"id": str(event.id), "event": event.name, "data": event.data}
+
+    return EventSourceResponse(events(), ping=settings.api.heartbeat_s)

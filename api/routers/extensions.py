@@ -1,0 +1,63 @@
+"""Extensions: the list, reload, generate, enable/disable."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from api.deps import ExtensionsDep, SenaDep
+
+router = APIRouter(prefix="/extensions", tags=["extensions"])
+
+
+class ReloadRequest(BaseModel):
+    name: str | None = Field(default=None, max_length=100, description="One extension; all when omitted.")
+
+
+class GenerateRequest(BaseModel):
+    description: str = Field(min_length=5, max_length=1000)
+    attempts: int = Field(default=3, ge=1, le=5)
+
+
+class Toggle(BaseModel):
+    enabled: bool
+
+
+@router.get("")
+async def extensions(host: ExtensionsDep) -> list[dict[str, Any]]:
+    records = await asyncio.to_thread(host.records)
+    return [{**asdict(r), "permissions": list(s.permissions) if (s := host.spec(r.name)) else []} for r in records]
+
+
+@router.post("/reload")
+async def reload(body: ReloadRequest, host: ExtensionsDep) -> dict[str, Any]:
+    if body.name:
+        try:
+            return {"message": await asyncio.to_thread(host.reload, body.name)}
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from exc
+    report = await asyncio.to_thread(host.load_all)
+    return {"loaded": report.loaded, "rejected": report.rejected}
+
+
+@router.post("/generate")
+async def generate(body: GenerateRequest, host: ExtensionsDep, sena: SenaDep) -> dict[str, Any]:
+    """Have the code model write, test and register an extension (takes a while on a small model)."""
+    from extensions.generate import generate_extension
+
+    models = sena.services.models
+    result = await generate_extension(body.description, models.get(models.choose("code")), host, body.attempts)
+    return {**asdict(result), "path": str(result.path) if result.path else None}
+
+
+@router.put("/{name}/toggle")
+async def toggle(name: str, body: Toggle, host: ExtensionsDep) -> dict[str, Any]:
+    try:
+        await asyncio.to_thread(host.set_enabled, name, body.enabled)
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from exc
+    return {"name": name, "enabled": body.enabled}

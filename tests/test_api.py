@@ -1,0 +1,154 @@
+"""The API through httpx (Starlette's TestClient) on the real stack with a scripted chat model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.security import RateLimiter, check_binding
+from config.settings import Settings, load_settings
+from tests.conftest import MODELS_DIR
+from tests.fakes import ScriptedModels
+
+pytestmark = pytest.mark.slow  # opens mem0 and the extension worker
+
+
+def api_settings(root: Path, **api: Any) -> Settings:
+    settings = load_settings(
+        app={"data_dir": root / "data"},
+        llm={"embedded": {"models_dir": MODELS_DIR}},
+        extensions={"user_dir": root / "user", "watch": False},
+        api=api,
+    )
+    settings.intent_routing.use_router_model = False
+    return settings
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    root = tmp_path_factory.mktemp("api")
+    with TestClient(create_app(api_settings(root), ScriptedModels())) as test_client:
+        yield test_client
+
+
+def sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
+    events, name = [], "message"
+    for line in text.splitlines():
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            events.append((name, json.loads(line.split(":", 1)[1].strip())))
+    return events
+
+
+def test_health_and_openapi(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and "system_info" in health["extensions"]
+    assert "/api/v1/chat" in client.get("/openapi.json").json()["paths"]
+
+
+def test_chat_answers_with_metadata_and_keeps_history(client: TestClient) -> None:
+    answer = client.post("/api/v1/chat", json={"message": "hello there", "thread_id": "t1"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["answer"] == "echo: hello there" and body["intent"] == "greeting"
+    assert body["model_used"] and body["processing_ms"] > 0 and body["memory_reason"] == "greeting"
+    history = client.get("/api/v1/chat/history", params={"thread_id": "t1"}).json()
+    assert [(m["role"], m["content"]) for m in history] == [("user", "hello there"), ("assistant", "echo: hello there")]
+    assert any(t["thread_id"] == "t1" for t in client.get("/api/v1/threads").json())
+    detail = client.get("/api/v1/threads/t1").json()
+    assert detail["turns"][0]["user_input"] == "hello there"
+    assert client.get("/api/v1/threads/nope").json()["error"]["message"].startswith("No thread 'nope'")
+
+
+def test_chat_stream_sends_tokens_node_events_and_done(client: TestClient) -> None:
+    response = client.post("/api/v1/chat/stream", json={"message": "how much disk space is left?", "thread_id": "t2"})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.text)
+    names = [name for name, _ in events]
+    assert "token" in names and names[-1] == "done"
+    assert ("node_end", "run_extensions") in [(n, d.get("node")) for n, d in events]
+    done = events[-1][1]
+    assert done["extensions_used"][0]["name"] == "system_info" and done["extensions_used"][0]["ok"]
+    assert "".join(d["text"] for n, d in events if n == "token") == done["answer"]
+
+
+def test_memory_endpoints(client: TestClient) -> None:
+    added = client.post("/api/v1/memory/add", json={"text": "The user's sister Lena lives in Porto"})
+    assert added.status_code == 201
+    memory_id = added.json()["id"]
+    found = client.get("/api/v1/memory/search", params={"q": "where does Lena live?"}).json()
+    assert found[0]["id"] == memory_id
+    edited = client.post("/api/v1/memory/edit", json={"id": memory_id, "text": "The user's sister Lena lives in Lyon"})
+    assert edited.json()["text"].endswith("Lyon")
+    assert [h["event"] for h in client.get(f"/api/v1/memory/{memory_id}/history").json()] == ["ADD", "UPDATE"]
+    assert client.delete(f"/api/v1/memory/{memory_id}").json() == {"deleted": memory_id}
+    missing = client.delete(f"/api/v1/memory/{memory_id}")
+    assert missing.status_code == 404 and "GET /api/v1/memory" in missing.json()["error"]["message"]
+
+
+def test_extension_endpoints(client: TestClient) -> None:
+    listed = {e["name"]: e for e in client.get("/api/v1/extensions").json()}
+    assert listed["file_manager"]["permissions"] == ["workspace"]
+    assert client.put("/api/v1/extensions/web_search/toggle", json={"enabled": False}).json()["enabled"] is False
+    assert "web_search" not in client.get("/health").json()["extensions"]
+    client.put("/api/v1/extensions/web_search/toggle", json={"enabled": True})
+    assert client.put("/api/v1/extensions/nope/toggle", json={"enabled": True}).status_code == 404
+    assert "system_info" in client.post("/api/v1/extensions/reload", json={}).json()["loaded"]
+
+
+def test_debug_state_logs_and_telemetry(client: TestClient) -> None:
+    client.post("/api/v1/chat", json={"message": "hello", "thread_id": "t3"})
+    state = client.get("/api/v1/debug/state", params={"thread_id": "t3"}).json()
+    assert state["values"]["intent"]["intent_type"] == "greeting" and state["next"] == []
+    assert isinstance(client.get("/api/v1/debug/logs", params={"level": "DEBUG"}).json(), list)
+    metrics = client.get("/api/v1/telemetry/metrics").json()
+    assert metrics["turns"] >= 1 and metrics["turn_ms"]["p50"] is not None
+    assert isinstance(client.get("/api/v1/telemetry/errors").json(), list)
+    assert client.get("/debug").text.startswith("<!doctype html>")
+
+
+def test_bad_requests_get_json_errors_without_traces(client: TestClient) -> None:
+    empty = client.post("/api/v1/chat", json={"message": ""})
+    assert empty.status_code == 422 and "message" in empty.json()["error"]["message"]
+    bad_thread = client.post("/api/v1/chat", json={"message": "hi", "thread_id": "../../etc"})
+    assert bad_thread.status_code == 422
+    not_json = client.post("/api/v1/chat", content=b"{nope", headers={"content-type": "application/json"})
+    assert not_json.status_code == 422 and "Traceback" not in not_json.text
+    huge = client.post("/api/v1/chat", content=b"x" * 70_000, headers={"content-type": "application/json"})
+    assert huge.status_code == 413 and huge.json()["error"]["message"].startswith("The request body is larger")
+
+
+def test_auth_and_rate_limit(tmp_path: Path) -> None:
+    settings = api_settings(tmp_path, auth_token="s3cret", rate_limit_per_minute=3)
+    settings.memory.long_term = False
+    with TestClient(create_app(settings, ScriptedModels())) as client:
+        assert client.get("/health").status_code == 200  # always open
+        denied = client.get("/api/v1/threads")
+        assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+        auth = {"Authorization": "Bearer s3cret"}
+        assert client.get("/api/v1/threads", headers=auth).status_code == 200
+        assert client.get("/api/v1/threads", params={"token": "s3cret"}).status_code == 200  # EventSource style
+        assert client.get("/api/v1/threads", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        client.get("/api/v1/threads", headers=auth)
+        limited = client.get("/api/v1/threads", headers=auth)
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert client.get("/api/v1/memory", headers={"Authorization": "Bearer x"}).status_code == 401
+        assert client.get("/health").status_code == 200
+
+
+def test_rate_limiter_refills_and_binding_rules() -> None:
+    limiter = RateLimiter(per_minute=60)
+    assert all(limiter.check("a", now=0.0) == 0 for _ in range(60))
+    assert limiter.check("a", now=0.0) > 0 and limiter.check("b", now=0.0) == 0
+    assert limiter.check("a", now=2.0) == 0  # one per second comes back
+    check_binding("127.0.0.1", None)
+    check_binding("0.0.0.0", "token")
+    with pytest.raises(ValueError, match=r"without api\.auth_token"):
+        check_binding("0.0.0.0", None)
