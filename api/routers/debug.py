@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -61,6 +62,6 @@ async def stream(
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         async for event in bus.subscribe(after=after, thread_id=thread_id, log_level=level):
-            yield {"id": str(event.id), "event": event.name, "data": event.data}
+            yield {"id": str(event.id), "event": event.name, "data": json.dumps(event.data, default=str)}
 
     return EventSourceResponse(events(), ping=settings.api.heartbeat_s)

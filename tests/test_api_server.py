@@ -1,0 +1,113 @@
+"""A real `sena serve` process on a free loopback port, with the embedded model (tiny, for speed)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import small_model_env
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("serve")
+    env = small_model_env(root / "data")
+    env.update(SENA_EXTENSIONS__USER_DIR=str(root / "user"), SENA_API__AUTH_TOKEN="tok")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sena"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).json()["status"] == "ok":
+                break
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("sena serve did not come up: " + (process.stdout.read() if process.stdout else ""))
+    yield url
+    process.terminate()
+    process.wait(30)
+
+
+def feed(url: str, events: list[tuple[str, str, dict[str, Any]]], stop: threading.Event, **headers: str) -> None:
+    """Collect (id, event, data) from the debug stream until `stop` is set."""
+    with httpx.stream(
+        "GET", f"{url}/api/v1/debug/stream", params={"token": "tok", "level": "INFO"}, headers=headers, timeout=None
+    ) as response:
+        event_id, name = "", ""
+        for line in response.iter_lines():
+            if line.startswith("id:"):
+                event_id = line[3:].strip()
+            elif line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((event_id, name, json.loads(line[5:].strip())))
+            if stop.is_set():
+                return
+
+
+def test_real_server_chat_feed_and_resume(server: str) -> None:
+    auth = {"Authorization": "Bearer tok"}
+    assert httpx.get(f"{server}/api/v1/threads").status_code == 401
+
+    seen: list[tuple[str, str, dict[str, Any]]] = []
+    stop = threading.Event()
+    listener = threading.Thread(target=feed, args=(server, seen, stop), daemon=True)
+    listener.start()
+    time.sleep(0.5)
+    hello = {"message": "hello", "thread_id": "s1"}
+    answer = httpx.post(f"{server}/api/v1/chat", json=hello, headers=auth, timeout=300)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["answer"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(name == "turn_end" for _, name, _ in seen):
+        time.sleep(0.1)
+    stop.set()
+    nodes = [data["node"] for _, name, data in seen if name == "node_end"]
+    assert nodes[:2] == ["classify_intent", "decide_memory"] and "generate" in nodes
+
+    # A client that reconnects with Last-Event-ID gets the events after it, from the buffer.
+    first_id = next(event_id for event_id, name, _ in seen if name == "node_end")
+    resumed: list[tuple[str, str, dict[str, Any]]] = []
+    stop_again = threading.Event()
+    again = threading.Thread(target=feed, args=(server, resumed, stop_again), kwargs={"Last-Event-ID": first_id})
+    again.daemon = True
+    again.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(name == "turn_end" for _, name, _ in resumed):
+        time.sleep(0.1)
+    stop_again.set()
+    assert resumed and int(resumed[0][0]) == int(first_id) + 1
+
+    streamed = httpx.post(
+        f"{server}/api/v1/chat/stream", json={"message": "hello again", "thread_id": "s1"}, headers=auth, timeout=300
+    )
+    assert "event: token" in streamed.text and "event: done" in streamed.text
+    history = httpx.get(f"{server}/api/v1/chat/history", params={"thread_id": "s1"}, headers=auth).json()
+    assert len(history) == 4
