@@ -215,11 +215,42 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
 def chat(
     thread: Annotated[str, typer.Option("--thread", "-t", help="Thread (session) to use or resume.")] = "default",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print node events.")] = False,
+    server: Annotated[
+        str | None, typer.Option(help="Talk to a running `sena serve` at this URL instead of loading Sena here.")
+    ] = None,
 ) -> None:
-    """Chat with Sena; the answer streams token by token. /help lists commands."""
+    """Chat with Sena; the answer streams token by token. /help lists commands.
+
+    If another Sena process holds the embedded memory store and `sena serve` answers on the
+    configured port, the chat goes through that server (one process owns `data/`)."""
+    from cli.remote import RemoteChat, server_alive
+
     settings = load_or_exit()
     setup_logging(settings)
+    local_server = f"http://{settings.api.host}:{settings.api.port}"
+    if server is None and memory_locked(settings) and server_alive(local_server):
+        console().print(f"[dim]A Sena server owns {settings.data_dir}; chatting through {local_server}.[/dim]")
+        server = local_server
     try:
-        asyncio.run(chat_loop(settings, thread, verbose))
+        if server:
+            RemoteChat(server, settings.api.auth_token, thread, verbose, console()).loop()
+        else:
+            asyncio.run(chat_loop(settings, thread, verbose))
     except KeyboardInterrupt:
         console().print("\nbye")
+
+
+def memory_locked(settings: Settings) -> bool:
+    """Tell whether another process holds the embedded memory store (without taking it)."""
+    import fcntl
+
+    lock = settings.data_dir / "memory" / ".lock"
+    if settings.memory.qdrant.url or not lock.exists():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False

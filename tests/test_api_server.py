@@ -26,14 +26,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SENA = str(Path(sys.executable).parent / "sena")
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("serve")
     env = small_model_env(root / "data")
     env.update(SENA_EXTENSIONS__USER_DIR=str(root / "user"), SENA_API__AUTH_TOKEN="tok")
-    port = free_port()
+    env["SENA_API__PORT"] = str(free_port())
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(server_env: dict[str, str]) -> Iterator[str]:
+    env, port = server_env, server_env["SENA_API__PORT"]
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "sena"), "serve", "--port", str(port)],
+        [SENA, "serve"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -111,3 +120,29 @@ def test_real_server_chat_feed_and_resume(server: str) -> None:
     assert "event: token" in streamed.text and "event: done" in streamed.text
     history = httpx.get(f"{server}/api/v1/chat/history", params={"thread_id": "s1"}, headers=auth).json()
     assert len(history) == 4
+
+
+def test_chat_over_the_api_and_automatically_when_the_server_owns_the_data(
+    server: str, server_env: dict[str, str]
+) -> None:
+    explicit = subprocess.run(
+        [SENA, "chat", "--server", server, "--thread", "cli"],
+        input="hello\n/history\n/exit\n",
+        capture_output=True,
+        text=True,
+        env=server_env,
+        timeout=300,
+    )
+    assert explicit.returncode == 0, explicit.stdout + explicit.stderr
+    assert f"via {server}" in explicit.stdout and "sena>" in explicit.stdout and "you> hello" in explicit.stdout
+
+    automatic = subprocess.run(
+        [SENA, "chat", "--thread", "cli"],
+        input="/history\n/exit\n",
+        capture_output=True,
+        text=True,
+        env=server_env,
+        timeout=300,
+    )
+    assert automatic.returncode == 0, automatic.stdout + automatic.stderr
+    assert "A Sena server owns" in automatic.stdout and "you> hello" in automatic.stdout
