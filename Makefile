@@ -8,7 +8,7 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_F
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: setup setup-dev chat test test-fast lint format bench clean
+.PHONY: setup setup-dev browser chat test test-fast lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ setup: $(VENV)/.runtime
 
 setup-dev: $(VENV)/.dev
 
+# The /debug page test drives Debian's headless Chromium (no browser download).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo ">> Installing Debian's chromium and chromium-driver for the /debug page test."; \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	fi
+
 chat: setup
 	$(BIN)/sena chat
 
@@ -45,7 +52,7 @@ format: setup-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup-dev lint
+test: setup-dev browser lint
 	$(BIN)/pytest
 
 test-fast: setup-dev

@@ -3,65 +3,29 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import small_model_env
+from tests.serving import SENA, running_server, serve_env
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-SENA = str(Path(sys.executable).parent / "sena")
-
-
 @pytest.fixture(scope="module")
 def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("serve")
-    env = small_model_env(root / "data")
-    env.update(SENA_EXTENSIONS__USER_DIR=str(root / "user"), SENA_API__AUTH_TOKEN="tok")
-    env["SENA_API__PORT"] = str(free_port())
-    return env
+    return serve_env(tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture(scope="module")
 def server(server_env: dict[str, str]) -> Iterator[str]:
-    env, port = server_env, server_env["SENA_API__PORT"]
-    process = subprocess.Popen(
-        [SENA, "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).json()["status"] == "ok":
-                break
-        except (httpx.HTTPError, ValueError):
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("sena serve did not come up: " + (process.stdout.read() if process.stdout else ""))
-    yield url
-    process.terminate()
-    process.wait(30)
+    with running_server(server_env) as url:
+        yield url
 
 
 def feed(url: str, events: list[tuple[str, str, dict[str, Any]]], stop: threading.Event, **headers: str) -> None:

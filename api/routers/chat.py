@@ -5,22 +5,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import RunnerDep, SenaDep, SettingsDep
+from api.params import ThreadIdField, ThreadIdQuery
 
 router = APIRouter(prefix="/chat", tags=["chat"])
-ThreadId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=8000, description="What the user says.")
-    thread_id: ThreadId = "default"
+    thread_id: ThreadIdField = "default"
     model_overrides: dict[str, str] = Field(default_factory=dict, description="role -> model name, this turn only")
     extensions: list[str] = Field(default_factory=list, max_length=5, description="Extensions to run by name.")
 
@@ -75,9 +75,7 @@ async def chat_stream(request: ChatRequest, runner: RunnerDep, settings: Setting
 
 
 @router.get("/history")
-async def history(
-    sena: SenaDep, thread_id: Annotated[str, Query(min_length=1, max_length=100)]
-) -> list[HistoryMessage]:
+async def history(sena: SenaDep, thread_id: ThreadIdQuery) -> list[HistoryMessage]:
     """The thread's messages, oldest first."""
     return [
         HistoryMessage(

@@ -12,6 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.deps import BusDep, SenaDep, SettingsDep
 from api.events import LEVELS
+from api.params import ID_PATTERN, ThreadIdQuery
 
 router = APIRouter(prefix="/debug", tags=["debug"])
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -29,7 +30,7 @@ def plain(value: Any) -> Any:
 
 
 @router.get("/state")
-async def state(sena: SenaDep, thread_id: Annotated[str, Query(min_length=1, max_length=100)]) -> dict[str, Any]:
+async def state(sena: SenaDep, thread_id: ThreadIdQuery) -> dict[str, Any]:
     snapshot = await sena.state(thread_id)
     if not snapshot.values:
         raise HTTPException(404, f"No state for thread {thread_id!r}.")
@@ -53,7 +54,7 @@ async def logs(
 async def stream(
     bus: BusDep,
     settings: SettingsDep,
-    thread_id: Annotated[str | None, Query(max_length=100)] = None,
+    thread_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     level: Level = "WARNING",
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:

@@ -10,20 +10,21 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from api.deps import MemoryDep, SettingsDep
+from api.params import ID_PATTERN, UserIdQuery
 from memory.store import MemoryNotFound
 
 router = APIRouter(prefix="/memory", tags=["memory"])
-UserId = Annotated[str | None, Query(max_length=100, description="Default: app.user_id.")]
+UserId = UserIdQuery
 
 
 class MemoryAdd(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
     kind: str = Field(default="fact", pattern=r"^(fact|preference|event|relationship)$")
-    user_id: str | None = Field(default=None, max_length=100)
+    user_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
 class MemoryEdit(BaseModel):
-    id: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     text: str = Field(min_length=1, max_length=2000)
 
 

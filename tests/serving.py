@@ -1,0 +1,54 @@
+"""Start a real `sena serve` process on a free loopback port for a test, and stop it after."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import small_model_env
+
+SENA = str(Path(sys.executable).parent / "sena")
+TOKEN = "tok"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_env(root: Path) -> dict[str, str]:
+    """Environment for a server on the tiny embedded model, with auth on and a port of its own."""
+    env = small_model_env(root / "data")
+    env.update(SENA_EXTENSIONS__USER_DIR=str(root / "user"), SENA_API__AUTH_TOKEN=TOKEN)
+    env["SENA_API__PORT"] = str(free_port())
+    return env
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[str]:
+    process = subprocess.Popen([SENA, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{env['SENA_API__PORT']}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).json()["status"] == "ok":
+                break
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("sena serve did not come up: " + (process.stdout.read() if process.stdout else ""))
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
