@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
                 app.state.runner = TurnRunner(sena, bus)
                 if isinstance(sena.services.extensions, SandboxHost):
                     sena.services.extensions.subscribe(bus.forward)
+                if sena.services.learner is not None:
+                    sena.services.learner.listeners.append(bus.forward)
                 log.info("Sena API ready")
                 yield
         finally:

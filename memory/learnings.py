@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, Protocol
@@ -239,12 +240,14 @@ class Learner:
         self.store = store
         self.model = model
         self.conversations = conversations
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        """Told of every memory write (the API's debug feed listens)."""
         self.similar_limit = similar_limit
         self.similar_threshold = similar_threshold
         self._tasks: dict[str, asyncio.Task[list[Decision]]] = {}
         self.results: dict[str, list[Decision]] = {}
 
-    async def learn(self, user_id: str, user_text: str) -> list[Decision]:
+    async def learn(self, user_id: str, user_text: str, thread_id: str | None = None) -> list[Decision]:
         """Extract, decide and apply; return the decisions taken."""
         decisions = []
         for fact in await extract_facts(self.model, user_text):
@@ -255,7 +258,22 @@ class Learner:
             await asyncio.to_thread(apply, self.store, user_id, decision)
             log.info("memory %s: %s (%s)", decision.action, fact.text, decision.reason)
             decisions.append(decision)
+            self._tell(thread_id, decision)
         return decisions
+
+    def _tell(self, thread_id: str | None, decision: Decision) -> None:
+        event = {
+            "event": "memory_write",
+            "thread_id": thread_id,
+            "action": decision.action,
+            "text": decision.fact.text,
+            "replaces": decision.target.text if decision.target else None,
+        }
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop learning
+                log.exception("memory listener failed")
 
     def submit(self, thread_id: str, user_id: str, user_text: str, intent: str | None = None, answer: str = "") -> bool:
         """Start learning from this turn in the background; False when there is nothing to do.
@@ -279,7 +297,7 @@ class Learner:
                 except Exception as exc:
                     log.warning("storing the exchange failed: %s", exc)
             try:
-                decisions = await self.learn(user_id, user_text) if learn else []
+                decisions = await self.learn(user_id, user_text, thread_id) if learn else []
             except Exception as exc:  # learning is best effort; the turn is already saved
                 log.warning("learning from a turn failed: %s", exc)
                 decisions = []

@@ -152,3 +152,13 @@ def test_rate_limiter_refills_and_binding_rules() -> None:
     check_binding("0.0.0.0", "token")
     with pytest.raises(ValueError, match=r"without api\.auth_token"):
         check_binding("0.0.0.0", None)
+
+
+def test_cors_allows_only_configured_origins(tmp_path: Path) -> None:
+    settings = api_settings(tmp_path, cors_origins=["http://localhost:3000"])
+    settings.memory.long_term = False
+    with TestClient(create_app(settings, ScriptedModels())) as client:
+        allowed = client.get("/health", headers={"Origin": "http://localhost:3000"})
+        assert allowed.headers.get("access-control-allow-origin") == "http://localhost:3000"
+        other = client.get("/health", headers={"Origin": "http://evil.test"})
+        assert "access-control-allow-origin" not in other.headers

@@ -145,3 +145,24 @@ async def test_exchanges_are_kept_for_questions_too_but_not_greetings() -> None:
     await learner.drain()
     assert kept == [("u", "t", "what's a good sourdough hydration?", "About 75%.")]
     assert learner.results["t"] == []  # a question states no facts: no extraction ran
+
+
+async def test_listeners_hear_every_memory_write() -> None:
+    store = FakeStore([PORTO])
+    model = ScriptedChatModel().enqueue(
+        facts_reply("Lena moved to Lyon"), decision_reply("UPDATE", 1, "The user's sister Lena lives in Lyon")
+    )
+    learner = Learner(store, model)
+    heard: list[dict[str, object]] = []
+    learner.listeners.append(heard.append)
+    learner.submit("t9", "u", "Lena moved to Lyon.", "conversation")
+    await learner.drain()
+    assert heard == [
+        {
+            "event": "memory_write",
+            "thread_id": "t9",
+            "action": "UPDATE",
+            "text": "The user's sister Lena lives in Lyon",
+            "replaces": "The user's sister Lena lives in Porto",
+        }
+    ]
