@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.events import BusLogHandler, EventBus
 from api.routers import chat, debug, extensions, memory, telemetry, threads
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
 
     @app.get("/debug", response_class=HTMLResponse, include_in_schema=False)
     async def debug_page() -> HTMLResponse:
-        """ "Behind the Sena": the live pipeline, memory, extensions and logs, over the SSE feed."""
+        """Serve "Behind the Sena": the live pipeline, memory, extensions and logs, over the SSE feed."""
         return HTMLResponse(DEBUG_PAGE.read_text(encoding="utf-8"))
 
     install_error_handlers(app)
@@ -95,17 +96,14 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
 def install_error_handlers(app: FastAPI) -> None:
     """Every error is JSON with a message; no stack trace leaves the server."""
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's 404/405
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), **(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
-        response = error_response(
-            422, "The request is not valid: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-        )
-        return response
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return error_response(422, f"The request is not valid: {problems}")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

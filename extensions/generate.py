@@ -109,10 +109,9 @@ async def generate_extension(
         reply = (await model.ainvoke(messages)).text
         source = code_block(reply)
         problems, name = check(source, folder, host)
-        if problems:
+        if problems or name is None:
             result.status, feedback = "validation_failed", "It does not validate:\n- " + "\n- ".join(problems)
         else:
-            assert name is not None
             outputs, failures = await trial(host, name, source, samples)
             if not failures:
                 path = folder / f"{name}.py"

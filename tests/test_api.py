@@ -162,3 +162,10 @@ def test_cors_allows_only_configured_origins(tmp_path: Path) -> None:
         assert allowed.headers.get("access-control-allow-origin") == "http://localhost:3000"
         other = client.get("/health", headers={"Origin": "http://evil.test"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_unknown_paths_and_methods_answer_in_the_same_json_shape(client: TestClient) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == "Not Found"
+    wrong_method = client.delete("/api/v1/chat")
+    assert wrong_method.status_code == 405 and "error" in wrong_method.json()
