@@ -86,27 +86,16 @@ def test_real_server_chat_feed_and_resume(server: str) -> None:
     assert len(history) == 4
 
 
+def chat(env: dict[str, str], *args: str, stdin: str) -> str:
+    result = subprocess.run([SENA, "chat", *args], input=stdin, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def test_chat_over_the_api_and_automatically_when_the_server_owns_the_data(
     server: str, server_env: dict[str, str]
 ) -> None:
-    explicit = subprocess.run(
-        [SENA, "chat", "--server", server, "--thread", "cli"],
-        input="hello\n/history\n/exit\n",
-        capture_output=True,
-        text=True,
-        env=server_env,
-        timeout=300,
-    )
-    assert explicit.returncode == 0, explicit.stdout + explicit.stderr
-    assert f"via {server}" in explicit.stdout and "sena>" in explicit.stdout and "you> hello" in explicit.stdout
-
-    automatic = subprocess.run(
-        [SENA, "chat", "--thread", "cli"],
-        input="/history\n/exit\n",
-        capture_output=True,
-        text=True,
-        env=server_env,
-        timeout=300,
-    )
-    assert automatic.returncode == 0, automatic.stdout + automatic.stderr
-    assert "A Sena server owns" in automatic.stdout and "you> hello" in automatic.stdout
+    explicit = chat(server_env, "--server", server, "--thread", "cli", stdin="hello\n/history\n/exit\n")
+    assert f"via {server}" in explicit and "sena>" in explicit and "you> hello" in explicit
+    automatic = chat(server_env, "--thread", "cli", stdin="/history\n/exit\n")
+    assert "A Sena server owns" in automatic and "you> hello" in automatic
