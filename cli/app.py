@@ -9,12 +9,15 @@ from cli.chat import chat
 from cli.graph_cmd import graph
 from cli.serve import serve
 from cli.threads import threads
+from cli.turns_cmd import branches, fork, inspect, replay, turns
 
 app = typer.Typer(name="sena", help="Sena, a local-first personal assistant.", no_args_is_help=True)
 app.command()(chat)
 app.command()(threads)
 app.command()(graph)
 app.command()(serve)
+for command in (turns, inspect, replay, fork, branches):
+    app.command()(command)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(memory_cmd.app, name="memory")

@@ -11,8 +11,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
+from graph.recording import CallSite, call_site
 from graph.state import SenaContext, SenaState
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,14 @@ def summarize(update: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def turn_key(state: SenaState) -> str:
+    """The id of the user's message that opened this turn: what a turn's recordings are keyed by."""
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, HumanMessage):
+            return str(message.id)
+    return ""
+
+
 def instrument(name: str, fn: NodeFn, *, opens_turn: bool = False) -> NodeFn:
     """Wrap a node so it reports start, end (with timing) and errors, and records its timing.
 
@@ -56,8 +66,10 @@ def instrument(name: str, fn: NodeFn, *, opens_turn: bool = False) -> NodeFn:
     async def node(state: SenaState, runtime: Runtime[SenaContext]) -> dict[str, Any]:
         emit(runtime, "node_start", node=name)
         started = time.perf_counter()
+        site = CallSite(turn_key(state), name, runtime.context.thread(), runtime.context.replay or "record")
         try:
-            update = await fn(state, runtime)
+            with call_site(site):
+                update = await fn(state, runtime)
         except Exception as exc:
             elapsed = (time.perf_counter() - started) * 1000
             emit(runtime, "node_error", node=name, duration_ms=elapsed, error=type(exc).__name__, message=str(exc))
@@ -67,6 +79,8 @@ def instrument(name: str, fn: NodeFn, *, opens_turn: bool = False) -> NodeFn:
         prior = {} if opens_turn else dict(state.get("timings") or {})
         update["timings"] = {**prior, name: round(elapsed, 3)}
         emit(runtime, "node_end", node=name, duration_ms=elapsed, summary=summarize(update))
+        for divergence in site.divergences:
+            emit(runtime, "replay_divergence", node=name, message=divergence)
         return update
 
     node.__name__ = name

@@ -66,7 +66,7 @@ def recover_generation(services: Services) -> Handler:
             emit(runtime, "recovered", node="generate", action=f"answering with fallback {fallback.label}")
             try:
                 prompt = build_prompt(state, services.settings.app.system_prompt)
-                answer = await stream_answer(services.models.get(fallback), prompt, runtime)
+                answer = await stream_answer(services.chat_model(fallback), prompt, runtime)
                 return Command(
                     update={**answer_update(answer, fallback.label), "errors": errors}, goto="extract_learnings"
                 )

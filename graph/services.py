@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from extensions.host import ExtensionHost, NoExtensions, SandboxHost
@@ -14,9 +14,13 @@ from storage.conversations import ConversationLog
 from storage.topics import TopicStore
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
     from extensions.watcher import ExtensionWatcher
+    from graph.recording import Recorder
     from memory.learnings import Learner
     from memory.store import MemoryStore
+    from providers.registry import ModelChoice
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,32 @@ class Services:
     watcher: ExtensionWatcher | None = None
     extension_problems: dict[str, str] = field(default_factory=dict)
     """Extensions that did not load at start, and why (shown to the user)."""
+    recorder: Recorder | None = None
+    """Keeps each turn's model and extension outputs for faithful replays."""
+    _recording: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def chat_model(self, choice: ModelChoice) -> BaseChatModel:
+        """The role's chat model, recorded (or replayed) when a recorder is set."""
+        model = self.models.get(choice)
+        if self.recorder is None:
+            return model
+        if choice not in self._recording:
+            from graph.recording import RecordingChatModel
+
+            self._recording[choice] = RecordingChatModel(inner=model, recorder=self.recorder, label=choice.label)
+        wrapped: BaseChatModel = self._recording[choice]
+        return wrapped
+
+    def extension_runner(self) -> ExtensionHost:
+        """The extension host, recorded (or replayed) when a recorder is set."""
+        if self.recorder is None:
+            return self.extensions
+        if "extensions" not in self._recording:
+            from graph.recording import RecordingExtensions
+
+            self._recording["extensions"] = RecordingExtensions(self.extensions, self.recorder)
+        runner: ExtensionHost = self._recording["extensions"]
+        return runner
 
     def close(self) -> None:
         if self.watcher is not None:
@@ -48,6 +78,8 @@ class Services:
             self.log.close()
         if self.topics is not None:
             self.topics.close()
+        if self.recorder is not None:
+            self.recorder.close()
         if self.memory is not None:
             self.memory.close()
 
@@ -104,6 +136,8 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
         # The router role runs at temperature 0, as extraction should.
         learner = Learner(memory, models.get(models.choose("router")), conversations=memory.conversations)
     extensions, watcher, rejected = open_extensions(settings)
+    from graph.recording import Recorder
+
     return Services(
         settings=settings,
         models=models,
@@ -115,4 +149,5 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
         extensions=extensions,
         watcher=watcher,
         extension_problems=rejected,
+        recorder=Recorder.from_path(settings.database_path),
     )

@@ -87,6 +87,8 @@ class SenaContext:
     model_overrides: dict[str, str] = field(default_factory=dict)
     extensions: tuple[str, ...] = ()
     """Extensions the user asked for by name this turn (`/ext NAME ...`), run whatever the intent."""
+    replay: Literal["", "live", "recorded"] = ""
+    """Set when re-running a past turn: no learning or logging, and with `recorded`, no model calls."""
 
     def thread(self) -> str:
         """Return the thread id, falling back to the run's config (clients such as the

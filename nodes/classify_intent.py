@@ -71,7 +71,7 @@ async def classify_intent(state: SenaState, runtime: Runtime[SenaContext], servi
     record = classify_by_rules(text, routing)
     if record is None and routing.use_router_model and text.strip():
         choice = services.models.choose("router", runtime.context.model_overrides.get("router"))
-        model = services.models.get(choice).with_structured_output(router_schema(routing), method="json_schema")
+        model = services.chat_model(choice).with_structured_output(router_schema(routing), method="json_schema")
         decision: Any = await model.ainvoke(router_prompt(text, routing), config={"tags": ["nostream"]})
         intent, confidence = str(decision["intent"]), float(decision.get("confidence", 0.5))
         if intent in routing.intents and confidence >= routing.router_threshold:

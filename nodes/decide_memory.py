@@ -84,7 +84,7 @@ async def ask_model(text: str, runtime: Runtime[SenaContext], services: Services
     """Let the router model decide an ambiguous message; without a model, retrieve to be safe."""
     try:
         choice = services.models.choose("router", runtime.context.model_overrides.get("router"))
-        model = services.models.get(choice).with_structured_output(DECISION_SCHEMA, method="json_schema")
+        model = services.chat_model(choice).with_structured_output(DECISION_SCHEMA, method="json_schema")
         decision: Any = await model.ainvoke(decision_prompt(text), config={"tags": ["nostream"]})
         use = bool(decision["needs_memory"])
     except Exception as exc:  # a failing model must not fail the turn: retrieval is the safe side

@@ -20,6 +20,8 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
     Learning (facts, preferences, events, relationships into long-term memory) runs after
     the answer is out; the next turn on this thread waits for it only if it is still running.
     """
+    if runtime.context.replay:
+        return {}  # a replay re-examines a past turn: it must not learn from it or log it twice
     text = last_user_text(state)
     intent = state.get("intent")
     intent_type = intent["intent_type"] if intent else None

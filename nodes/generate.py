@@ -74,5 +74,5 @@ async def generate(state: SenaState, runtime: Runtime[SenaContext], services: Se
     choice = choose_model(state, runtime, services)
     emit(runtime, "model_call", node="generate", model=choice.label, role=choice.role)
     prompt = build_prompt(state, services.settings.app.system_prompt)
-    answer = await stream_answer(services.models.get(choice), prompt, runtime)
+    answer = await stream_answer(services.chat_model(choice), prompt, runtime)
     return answer_update(answer, choice.label)

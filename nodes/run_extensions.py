@@ -38,15 +38,16 @@ async def extract_parameters(
     if not spec.parameters:
         return {}
     choice = services.models.choose("router", runtime.context.model_overrides.get("router"))
-    model = services.models.get(choice).with_structured_output(spec.parameter_schema(), method="json_schema")
+    model = services.chat_model(choice).with_structured_output(spec.parameter_schema(), method="json_schema")
     found: Any = await model.ainvoke(parameter_prompt(spec, text), config={"tags": ["nostream"]})
     known = {p.name for p in spec.parameters}
     return {k: v for k, v in (found or {}).items() if k in known and v is not None}
 
 
 async def run_one(name: str, text: str, runtime: Runtime[SenaContext], services: Services) -> tuple[bool, str]:
-    spec = services.extensions.spec(name)
-    if spec is None or name not in services.extensions.names():
+    host = services.extension_runner()
+    spec = host.spec(name)
+    if spec is None or name not in host.names():
         return False, f"The {name} extension is not installed or is disabled."
     try:
         kwargs = await extract_parameters(spec, text, runtime, services)
@@ -54,7 +55,7 @@ async def run_one(name: str, text: str, runtime: Runtime[SenaContext], services:
         return False, f"Could not work out the {name} extension's parameters: {exc}"
     context = {"thread_id": runtime.context.thread(), "user_id": runtime.context.user_id}
     try:
-        return True, await services.extensions.run(name, text, context, **kwargs)
+        return True, await host.run(name, text, context, **kwargs)
     except ExtensionInvalid as exc:
         return False, f"The {name} extension needs more information: {exc}"
     except ExtensionDisabled as exc:
