@@ -169,3 +169,19 @@ def test_unknown_paths_and_methods_answer_in_the_same_json_shape(client: TestCli
     assert missing.status_code == 404 and missing.json()["error"]["message"] == "Not Found"
     wrong_method = client.delete("/api/v1/chat")
     assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+
+
+def test_turns_replay_and_fork_over_the_api(client: TestClient) -> None:
+    client.post("/api/v1/chat", json={"message": "hello", "thread_id": "dbg"})
+    [turn] = client.get("/api/v1/threads/dbg/turns").json()
+    assert turn["intent"] == "greeting"
+    detail = client.get("/api/v1/threads/dbg/turns/1").json()
+    assert [s["node"] for s in detail["steps"]][:2] == ["classify_intent", "decide_memory"]
+    assert client.get("/api/v1/threads/dbg/turns/9").status_code == 404
+    replayed = client.post("/api/v1/threads/dbg/replay", json={"checkpoint": detail["checkpoints"][1]}).json()
+    assert replayed["identical"] and replayed["answer"] == detail["answer"]
+    forked = client.post(
+        "/api/v1/threads/dbg/fork", json={"checkpoint": detail["checkpoints"][2], "values": {"intent": "system_info"}}
+    ).json()
+    assert "run_extensions" in forked["ran"] and len(forked["branches"]) == 2
+    assert client.post("/api/v1/threads/dbg/fork", json={"checkpoint": "abcd", "values": {}}).status_code == 404

@@ -7,26 +7,15 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query
-from langchain_core.messages import BaseMessage
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import BusDep, SenaDep, SettingsDep
 from api.events import LEVELS
 from api.params import ID_PATTERN, ThreadIdQuery
+from graph.turns import plain
 
 router = APIRouter(prefix="/debug", tags=["debug"])
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-
-
-def plain(value: Any) -> Any:
-    """Make checkpoint values JSON-friendly (messages become role/content/id)."""
-    if isinstance(value, BaseMessage):
-        return {"type": value.type, "content": value.text, "id": value.id}
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 @router.get("/state")

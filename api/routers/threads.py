@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel, Field
 
 from api.deps import SenaDep
+from api.params import ID_PATTERN
+from graph import turns as T
+from graph.builder import build_graph
+from nodes.classify_intent import intent_record
+
+ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 
 router = APIRouter(prefix="/threads", tags=["threads"])
 
@@ -20,10 +27,79 @@ async def threads(sena: SenaDep) -> list[dict[str, Any]]:
 
 
 @router.get("/{thread_id}")
-async def thread(thread_id: str, sena: SenaDep) -> dict[str, Any]:
+async def thread(thread_id: ThreadIdPath, sena: SenaDep) -> dict[str, Any]:
     log = sena.services.log
     summaries = {t.thread_id: t for t in await asyncio.to_thread(log.threads)} if log else {}
     if thread_id not in summaries:
         raise HTTPException(404, f"No thread {thread_id!r}. GET /api/v1/threads lists them.")
     turns = await asyncio.to_thread(log.turns, thread_id) if log else []
     return {**asdict(summaries[thread_id]), "turns": [asdict(t) for t in turns]}
+
+
+class ReplayRequest(BaseModel):
+    checkpoint: str = Field(min_length=4, max_length=64, pattern=r"^[0-9a-f-]+$")
+    mode: Literal["recorded", "live"] = "recorded"
+
+
+class ForkRequest(BaseModel):
+    checkpoint: str = Field(min_length=4, max_length=64, pattern=r"^[0-9a-f-]+$")
+    values: dict[str, Any] = Field(description='State keys to set, e.g. {"intent": "system_info"}.')
+    as_node: str | None = Field(default=None, pattern=r"^[a-z_]+$")
+
+
+def looked_up(exc: Exception) -> HTTPException:
+    return HTTPException(404 if isinstance(exc, LookupError) else 422, str(exc))
+
+
+@router.get("/{thread_id}/turns")
+async def turns(thread_id: ThreadIdPath, sena: SenaDep) -> list[dict[str, Any]]:
+    return [t.summary() for t in await T.list_turns(sena.graph, thread_id)]
+
+
+@router.get("/{thread_id}/turns/{turn}")
+async def turn(thread_id: ThreadIdPath, turn: int, sena: SenaDep) -> dict[str, Any]:
+    try:
+        found = await T.find_turn(sena.graph, thread_id, turn)
+    except LookupError as exc:
+        raise looked_up(exc) from exc
+    detail: dict[str, Any] = T.plain(found.detail())
+    return detail
+
+
+@router.post("/{thread_id}/replay")
+async def replay(thread_id: ThreadIdPath, body: ReplayRequest, sena: SenaDep) -> dict[str, Any]:
+    """Re-run a turn from a checkpoint in a scratch copy: `recorded` needs no model; the thread is untouched."""
+    try:
+        result = await T.replay(
+            sena.graph,
+            lambda saver: build_graph(sena.services, saver),
+            thread_id,
+            body.checkpoint,
+            body.mode,
+            sena.services.settings.app.user_id,
+        )
+    except (LookupError, ValueError) as exc:
+        raise looked_up(exc) from exc
+    payload = {k: v for k, v in result.__dict__.items() if k != "events"}
+    return {**payload, "identical": result.identical}
+
+
+@router.post("/{thread_id}/fork")
+async def fork(thread_id: ThreadIdPath, body: ForkRequest, sena: SenaDep) -> dict[str, Any]:
+    """Write edited state onto a past checkpoint as a new branch and continue from it."""
+    values = dict(body.values)
+    routing = sena.services.settings.intent_routing
+    if isinstance(values.get("intent"), str):
+        if values["intent"] not in routing.intents:
+            raise HTTPException(422, f"no intent {values['intent']!r}")
+        values["intent"] = intent_record(routing, values["intent"], 1.0, "rules")
+    try:
+        head, events = await T.fork(sena.graph, thread_id, body.checkpoint, values, body.as_node)
+    except (LookupError, ValueError) as exc:
+        raise looked_up(exc) from exc
+    return {
+        "head": head,
+        "ran": [e["node"] for e in events if e["event"] == "node_end"],
+        "answer": "".join(e["text"] for e in events if e["event"] == "token"),
+        "branches": await T.branches(sena.graph, thread_id),
+    }
