@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from config.settings import ConfigError, Settings, load_settings
+from graph.tracing import configure_langsmith
 from providers.model_files import Progress as ProgressFn
 
 
@@ -31,9 +31,9 @@ def setup_logging(settings: Settings) -> None:
         level=settings.logging.level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # LangSmith tracing only when explicitly configured with a key, so offline exits never block.
-    if not os.environ.get("LANGSMITH_API_KEY"):
-        os.environ["LANGSMITH_TRACING"] = "false"
+    # LangSmith tracing only with a key and a reachable endpoint, so offline exits never block.
+    if why := configure_langsmith():
+        Console(stderr=True).print(f"[yellow]! {why}[/yellow]")
 
 
 def model_progress(out: Console) -> ProgressFn:

@@ -191,6 +191,7 @@ class LoggingSettings(Section):
 class TelemetrySettings(Section):
     enabled: bool = True
     retention_days: int = Field(default=30, ge=1)
+    local_traces: bool = False  # one JSON line per node span in <data_dir>/traces/YYYY-MM-DD.jsonl
 
 
 class YamlFilesSource(PydanticBaseSettingsSource):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from config.settings import Settings
 from graph.builder import build_graph
 from graph.services import Services, build_services
 from graph.state import SenaContext, SenaState, turn_input
+from graph.tracing import LocalTraceSink
 from providers.model_files import Progress
 from providers.registry import ChatModels
 
@@ -34,6 +36,7 @@ Event = dict[str, Any]
 class Sena:
     graph: CompiledStateGraph[SenaState, SenaContext, Any, Any]
     services: Services
+    traces: LocalTraceSink | None = None
 
     def _config(self, thread_id: str) -> Any:
         return {"configurable": {"thread_id": thread_id}}
@@ -61,12 +64,15 @@ class Sena:
         if self.services.log is not None:
             await asyncio.to_thread(self.services.log.touch_thread, thread_id)
         graph_input = turn_input(text) if text is not None else None
+        run_id = str(uuid.uuid4())
         async for event in self.graph.astream(
             graph_input,
             self._config(thread_id),
             context=self.context(thread_id, model_overrides, extensions),
             stream_mode="custom",
         ):
+            if self.traces is not None:
+                self.traces.write(run_id, event)
             yield event
 
     async def state(self, thread_id: str) -> StateSnapshot:
@@ -91,7 +97,8 @@ async def open_sena(
     services = build_services(settings, progress, models)
     try:
         async with AsyncSqliteSaver.from_conn_string(str(settings.database_path)) as saver:
-            yield Sena(build_graph(services, saver), services)
+            traces = LocalTraceSink(settings.data_dir / "traces") if settings.telemetry.local_traces else None
+            yield Sena(build_graph(services, saver), services, traces)
         if services.learner is not None:
             await services.learner.drain()  # what the last turns taught is not lost at exit
     finally:
