@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from cli import bench_cmd, config_cmd, extensions_cmd, memory_cmd
+from cli import bench_cmd, config_cmd, extensions_cmd, memory_cmd, threads
 from cli.chat import chat
 from cli.graph_cmd import graph
 from cli.serve import serve
-from cli.threads import threads
 from cli.turns_cmd import branches, fork, inspect, replay, turns
 
 app = typer.Typer(name="sena", help="Sena, a local-first personal assistant.", no_args_is_help=True)
 app.command()(chat)
-app.command()(threads)
 app.command()(graph)
 app.command()(serve)
 for command in (turns, inspect, replay, fork, branches):
@@ -22,6 +20,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(extensions_cmd.app, name="extensions")
+app.add_typer(threads.app, name="threads")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ LangGraph's checkpoints hold the full state; this log is the human-sized summary
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,9 @@ MIGRATIONS = (
     );
     CREATE INDEX conversations_thread ON conversations(thread_id, id)
     """,
+    "ALTER TABLE threads ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
 )
+STATUSES = ("active", "paused", "completed")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class ThreadSummary:
     turns: int
     created_at: str
     updated_at: str
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class TurnRecord:
     extensions_used: tuple[str, ...] = ()
     memories_used: tuple[str, ...] = ()
     errors: tuple[dict[str, Any], ...] = ()
+    created_at: str | None = None  # set by the log; given when importing
 
 
 class ConversationLog(SqliteStore):
@@ -83,8 +88,9 @@ class ConversationLog(SqliteStore):
         self.touch_thread(turn.thread_id, title)
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO conversations (thread_id, user_input, response, intent, model_used,"
-                " processing_ms, extensions_used, memories_used, errors) VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO conversations (thread_id, user_input, response, intent, model_used, processing_ms,"
+                " extensions_used, memories_used, errors, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?, COALESCE(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
                 (
                     turn.thread_id,
                     turn.user_input,
@@ -95,8 +101,57 @@ class ConversationLog(SqliteStore):
                     json.dumps(list(turn.extensions_used)),
                     json.dumps(list(turn.memories_used)),
                     json.dumps(list(turn.errors)),
+                    turn.created_at,
                 ),
             )
+
+    def describe(
+        self,
+        thread_id: str,
+        *,
+        title: str | None = None,
+        status: str | None = None,
+        tags: list[str] | None = None,
+        created_at: str | None = None,
+        updated_at: str | None = None,
+    ) -> None:
+        """Set a thread's title, status, tags or times (what is None is left as it is)."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        self.touch_thread(thread_id)
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE threads SET title = COALESCE(?, title), status = COALESCE(?, status),"
+                " tags = COALESCE(?, tags), created_at = COALESCE(?, created_at),"
+                " updated_at = COALESCE(?, updated_at) WHERE thread_id = ?",
+                (
+                    title,
+                    status,
+                    json.dumps(sorted(set(tags))) if tags is not None else None,
+                    created_at,
+                    updated_at,
+                    thread_id,
+                ),
+            )
+
+    def thread(self, thread_id: str) -> ThreadSummary | None:
+        return next((t for t in self.threads() if t.thread_id == thread_id), None)
+
+    def search(self, text: str, limit: int = 50) -> list[TurnRecord]:
+        """Turns whose message or answer contains `text` (case-insensitive), newest first."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM conversations WHERE user_input LIKE ? ESCAPE '\\' OR response LIKE ? ESCAPE '\\'"
+                " ORDER BY id DESC LIMIT ?",
+                (pattern, pattern, limit),
+            ).fetchall()
+        return [_turn(r) for r in rows]
+
+    def delete_thread(self, thread_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM conversations WHERE thread_id = ?", (thread_id,))
+            conn.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
 
     def threads(self) -> list[ThreadSummary]:
         with self._lock:
@@ -105,7 +160,15 @@ class ConversationLog(SqliteStore):
                 " AS turns FROM threads t ORDER BY t.updated_at DESC"
             ).fetchall()
         return [
-            ThreadSummary(r["thread_id"], r["title"], r["status"], r["turns"], r["created_at"], r["updated_at"])
+            ThreadSummary(
+                r["thread_id"],
+                r["title"],
+                r["status"],
+                r["turns"],
+                r["created_at"],
+                r["updated_at"],
+                tuple(json.loads(r["tags"])),
+            )
             for r in rows
         ]
 
@@ -114,17 +177,19 @@ class ConversationLog(SqliteStore):
             rows = self._conn.execute(
                 "SELECT * FROM conversations WHERE thread_id = ? ORDER BY id", (thread_id,)
             ).fetchall()
-        return [
-            TurnRecord(
-                thread_id=r["thread_id"],
-                user_input=r["user_input"],
-                response=r["response"],
-                intent=r["intent"],
-                model_used=r["model_used"],
-                processing_ms=r["processing_ms"],
-                extensions_used=tuple(json.loads(r["extensions_used"])),
-                memories_used=tuple(json.loads(r["memories_used"])),
-                errors=tuple(json.loads(r["errors"])),
-            )
-            for r in rows
-        ]
+        return [_turn(r) for r in rows]
+
+
+def _turn(r: sqlite3.Row) -> TurnRecord:
+    return TurnRecord(
+        thread_id=r["thread_id"],
+        user_input=r["user_input"],
+        response=r["response"],
+        intent=r["intent"],
+        model_used=r["model_used"],
+        processing_ms=r["processing_ms"],
+        extensions_used=tuple(json.loads(r["extensions_used"])),
+        memories_used=tuple(json.loads(r["memories_used"])),
+        errors=tuple(json.loads(r["errors"])),
+        created_at=r["created_at"],
+    )
