@@ -291,7 +291,8 @@ class SandboxHost:
             failures = await asyncio.to_thread(self.registry.ran, name, False, str(exc))
             self._emit("extension_run", name=name, ok=False, error=str(exc), ms=_ms(started))
             if failures >= self.config.max_consecutive_failures:
-                self.registry.set_enabled(name, False, reason=f"disabled after {failures} failures in a row: {exc}")
+                reason = f"disabled after {failures} failures in a row: {exc}"
+                await asyncio.to_thread(self.registry.set_enabled, name, False, reason)
                 self._emit("extension_disabled", name=name, failures=failures)
                 raise ExtensionDisabled(
                     f"{exc}. {name} failed {failures} times in a row and has been disabled; "

@@ -58,8 +58,8 @@ class ExtensionRegistry(SqliteStore):
     MIGRATIONS = MIGRATIONS
 
     def _execute(self, sql: str, params: tuple[object, ...]) -> None:
-        with self._lock:
-            self._conn.execute(sql, params)
+        with self._tx() as conn:
+            conn.execute(sql, params)
 
     def loaded(self, name: str, version: str, origin: str, path: Path, description: str) -> ExtensionRecord:
         """Record a successful (re)load; a disabled extension stays disabled."""
@@ -110,13 +110,12 @@ class ExtensionRegistry(SqliteStore):
         )
 
     def get(self, name: str) -> ExtensionRecord | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM extensions WHERE name = ?", (name,)).fetchone()
+        rows = self._query("SELECT * FROM extensions WHERE name = ?", (name,))
+        row = rows[0] if rows else None
         return _record(row) if row else None
 
     def all(self) -> list[ExtensionRecord]:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM extensions ORDER BY origin, name").fetchall()
+        rows = self._query("SELECT * FROM extensions ORDER BY origin, name")
         return [_record(r) for r in rows]
 
 

@@ -3,7 +3,9 @@
 A replay that calls the model again rarely reproduces a bad answer. So every model call
 (plain or structured) and every extension call made inside a node is stored, keyed by the
 turn (the id of the user's message that opened it), the node and the call's position within
-that node, in `data/sena.db` (`recordings`), capped in size. A `--recorded` replay
+that node, in `data/sena.db` (`recordings`), capped in size. From async code every read and write goes
+through a worker thread: a blocking SQLite call on the event loop can deadlock against the
+checkpointer's aiosqlite connection, which needs the loop to commit. A `--recorded` replay
 (`SenaContext.replay == "recorded"`) re-runs the graph's own logic -- routing, prompts,
 parsing -- but takes each model and extension output from the recording: no model needed,
 and the answer comes out bit for bit. The prompt's digest is stored too, so a replay can
@@ -12,6 +14,7 @@ say when the prompt it built differs from the original one.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -83,19 +86,18 @@ class Recorder(SqliteStore):
             )
 
     def load(self, turn: str, node: str, seq: int) -> Recording | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT kind, name, output, prompt_digest FROM recordings WHERE turn = ? AND node = ? AND seq = ?",
-                (turn, node, seq),
-            ).fetchone()
+        rows = self._query(
+            "SELECT kind, name, output, prompt_digest FROM recordings WHERE turn = ? AND node = ? AND seq = ?",
+            (turn, node, seq),
+        )
+        row = rows[0] if rows else None
         return Recording(row["kind"], row["name"], row["output"], row["prompt_digest"]) if row else None
 
     def for_turn(self, turn: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT node, seq, kind, name, output, prompt_digest FROM recordings WHERE turn = ? ORDER BY rowid",
-                (turn,),
-            ).fetchall()
+        rows = self._query(
+            "SELECT node, seq, kind, name, output, prompt_digest FROM recordings WHERE turn = ? ORDER BY rowid",
+            (turn,),
+        )
         return [dict(r) for r in rows]
 
     def forget_threads(self, thread_ids: list[str]) -> int:
@@ -195,11 +197,11 @@ class RecordingChatModel(BaseChatModel):
     ) -> ChatResult:
         site, seq, digest_now = self._replaying(messages)
         if site and site.mode == "recorded":
-            text = _recorded(self.recorder, site, seq, "model", self.label, digest_now)
+            text = await asyncio.to_thread(_recorded, self.recorder, site, seq, "model", self.label, digest_now)
         else:
             text = (await self.inner.ainvoke(messages, stop=stop, **kwargs)).text
             if site and site.mode == "record":
-                self.recorder.save(site, seq, "model", self.label, text, digest_now)
+                await asyncio.to_thread(self.recorder.save, site, seq, "model", self.label, text, digest_now)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     async def _astream(
@@ -211,7 +213,7 @@ class RecordingChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         site, seq, digest_now = self._replaying(messages)
         if site and site.mode == "recorded":
-            text = _recorded(self.recorder, site, seq, "model", self.label, digest_now)
+            text = await asyncio.to_thread(_recorded, self.recorder, site, seq, "model", self.label, digest_now)
             for i, word in enumerate(text.split(" ")):
                 yield ChatGenerationChunk(message=AIMessageChunk(content=word if i == 0 else " " + word))
             return
@@ -220,7 +222,7 @@ class RecordingChatModel(BaseChatModel):
             parts.append(chunk.text)
             yield ChatGenerationChunk(message=AIMessageChunk(content=chunk.content))
         if site and site.mode == "record":
-            self.recorder.save(site, seq, "model", self.label, "".join(parts), digest_now)
+            await asyncio.to_thread(self.recorder.save, site, seq, "model", self.label, "".join(parts), digest_now)
 
     def with_structured_output(self, schema: Any, **kwargs: Any) -> Runnable[Any, Any]:
         structured = self.inner.with_structured_output(schema, **kwargs)
@@ -228,10 +230,14 @@ class RecordingChatModel(BaseChatModel):
         async def call(messages: Any) -> Any:
             site, seq, digest_now = self._replaying(messages)
             if site and site.mode == "recorded":
-                return json.loads(_recorded(self.recorder, site, seq, "structured", self.label, digest_now))
+                played = await asyncio.to_thread(
+                    _recorded, self.recorder, site, seq, "structured", self.label, digest_now
+                )
+                return json.loads(played)
             result = await structured.ainvoke(messages, config={"tags": ["nostream"]})
             if site and site.mode == "record":
-                self.recorder.save(site, seq, "structured", self.label, json.dumps(result, default=str), digest_now)
+                output = json.dumps(result, default=str)
+                await asyncio.to_thread(self.recorder.save, site, seq, "structured", self.label, output, digest_now)
             return result
 
         return RunnableLambda(call)
@@ -245,9 +251,6 @@ class RecordingExtensions:
         self.recorder = recorder
 
     def names(self) -> list[str]:
-        site = current_site()
-        if site and site.mode == "recorded":  # what was available then is what was recorded
-            return sorted({r["name"] for r in self.recorder.for_turn(site.turn) if r["kind"] == "extension"})
         return self.inner.names()
 
     def spec(self, name: str) -> ExtensionSpec | None:
@@ -258,7 +261,7 @@ class RecordingExtensions:
         seq = site.next_seq() if site else 0
         call = digest([name, user_input, kwargs])
         if site and site.mode == "recorded":
-            outcome = json.loads(_recorded(self.recorder, site, seq, "extension", name, call))
+            outcome = json.loads(await asyncio.to_thread(_recorded, self.recorder, site, seq, "extension", name, call))
             if "error" in outcome:
                 raise ExtensionFailed(outcome["error"])
             return str(outcome["output"])
@@ -266,8 +269,10 @@ class RecordingExtensions:
             output = await self.inner.run(name, user_input, context, **kwargs)
         except Exception as exc:
             if site and site.mode == "record":
-                self.recorder.save(site, seq, "extension", name, json.dumps({"error": str(exc)}), call)
+                failure = json.dumps({"error": str(exc)})
+                await asyncio.to_thread(self.recorder.save, site, seq, "extension", name, failure, call)
             raise
         if site and site.mode == "record":
-            self.recorder.save(site, seq, "extension", name, json.dumps({"output": output}), call)
+            recorded = json.dumps({"output": output})
+            await asyncio.to_thread(self.recorder.save, site, seq, "extension", name, recorded, call)
         return output

@@ -140,12 +140,11 @@ class ConversationLog(SqliteStore):
     def search(self, text: str, limit: int = 50) -> list[TurnRecord]:
         """Turns whose message or answer contains `text` (case-insensitive), newest first."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT * FROM conversations WHERE user_input LIKE ? ESCAPE '\\' OR response LIKE ? ESCAPE '\\'"
-                " ORDER BY id DESC LIMIT ?",
-                (pattern, pattern, limit),
-            ).fetchall()
+        rows = self._query(
+            "SELECT * FROM conversations WHERE user_input LIKE ? ESCAPE '\\' OR response LIKE ? ESCAPE '\\'"
+            " ORDER BY id DESC LIMIT ?",
+            (pattern, pattern, limit),
+        )
         return [_turn(r) for r in rows]
 
     def delete_thread(self, thread_id: str) -> None:
@@ -154,11 +153,10 @@ class ConversationLog(SqliteStore):
             conn.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
 
     def threads(self) -> list[ThreadSummary]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT t.*, (SELECT COUNT(*) FROM conversations c WHERE c.thread_id = t.thread_id)"
-                " AS turns FROM threads t ORDER BY t.updated_at DESC"
-            ).fetchall()
+        rows = self._query(
+            "SELECT t.*, (SELECT COUNT(*) FROM conversations c WHERE c.thread_id = t.thread_id)"
+            " AS turns FROM threads t ORDER BY t.updated_at DESC"
+        )
         return [
             ThreadSummary(
                 r["thread_id"],
@@ -173,10 +171,7 @@ class ConversationLog(SqliteStore):
         ]
 
     def turns(self, thread_id: str) -> list[TurnRecord]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT * FROM conversations WHERE thread_id = ? ORDER BY id", (thread_id,)
-            ).fetchall()
+        rows = self._query("SELECT * FROM conversations WHERE thread_id = ? ORDER BY id", (thread_id,))
         return [_turn(r) for r in rows]
 
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
     """Open `path` for use from several threads (callers serialise writes) with WAL enabled."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout_s, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
     return conn
 
 
@@ -49,10 +50,17 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
 
 class SqliteStore:
     """A table group in a SQLite file: one connection shared between threads, writes serialised,
-    schema from numbered `MIGRATIONS` recorded under `COMPONENT`."""
+    schema from numbered `MIGRATIONS` recorded under `COMPONENT`.
+
+    The connection never waits inside SQLite for another writer while holding the Python lock:
+    `_tx` retries outside it. Otherwise a thread waiting for the write lock would hold up a read
+    on the event loop, and the loop is what the checkpointer's aiosqlite connection needs to
+    commit and release that write lock (a deadlock that lasted the 30 s busy timeout).
+    """
 
     COMPONENT: ClassVar[str]
     MIGRATIONS: ClassVar[Sequence[str]]
+    BUSY_TIMEOUT_S: ClassVar[float] = 30.0
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -60,26 +68,50 @@ class SqliteStore:
 
     @classmethod
     def from_path(cls, path: Path, **options: Any) -> Self:
-        store = cls(connect(path), **options)
+        store = cls(connect(path, busy_timeout_s=0), **options)
         store.setup()
         return store
 
     def setup(self) -> None:
         """Bring the schema up to date (idempotent)."""
-        with self._lock:
-            migrate(self._conn, self.COMPONENT, self.MIGRATIONS)
+        self._retrying(lambda: migrate(self._conn, self.COMPONENT, self.MIGRATIONS))
+
+    def _retrying(self, work: Any) -> Any:
+        deadline = time.monotonic() + self.BUSY_TIMEOUT_S
+        while True:
+            with self._lock:
+                try:
+                    return work()
+                except sqlite3.OperationalError as exc:
+                    if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                        raise
+            time.sleep(0.005)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Read rows (WAL readers rarely wait; when they must, retry outside the lock)."""
+        rows: list[sqlite3.Row] = self._retrying(lambda: self._conn.execute(sql, tuple(params)).fetchall())
+        return rows
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken before anyone else can write."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        """One write transaction, taken (with retries) before anyone else can write."""
+        deadline = time.monotonic() + self.BUSY_TIMEOUT_S
+        while True:
+            with self._lock:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                else:
+                    try:
+                        yield self._conn
+                        self._conn.execute("COMMIT")
+                    except BaseException:
+                        self._conn.execute("ROLLBACK")
+                        raise
+                    return
+            time.sleep(0.005)
 
     def close(self) -> None:
         with self._lock:

@@ -96,18 +96,16 @@ class TopicStore(SqliteStore):
         if not topics:
             return []
         marks = ",".join("?" * len(topics))
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT topic, mentions FROM user_topics WHERE user_id = ? AND topic IN ({marks})"
-                " AND mentions >= ? ORDER BY mentions DESC, topic",
-                (user_id, *topics, min_mentions),
-            ).fetchall()
+        rows = self._query(
+            f"SELECT topic, mentions FROM user_topics WHERE user_id = ? AND topic IN ({marks})"
+            " AND mentions >= ? ORDER BY mentions DESC, topic",
+            (user_id, *topics, min_mentions),
+        )
         return [Topic(r["topic"], r["mentions"]) for r in rows]
 
     def top(self, user_id: str, limit: int = 20) -> list[Topic]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT topic, mentions FROM user_topics WHERE user_id = ? ORDER BY mentions DESC, topic LIMIT ?",
-                (user_id, limit),
-            ).fetchall()
+        rows = self._query(
+            "SELECT topic, mentions FROM user_topics WHERE user_id = ? ORDER BY mentions DESC, topic LIMIT ?",
+            (user_id, limit),
+        )
         return [Topic(r["topic"], r["mentions"]) for r in rows]
