@@ -19,6 +19,13 @@ SENA = str(Path(sys.executable).parent / "sena")
 TOKEN = "tok"
 
 
+def run_sena(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    """Run the `sena` command as a user would; fail the test on a non-zero exit."""
+    result = subprocess.run([SENA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

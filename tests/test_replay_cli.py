@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from config.settings import PROJECT_ROOT
 from tests.conftest import small_model_env
+from tests.serving import run_sena as sena
 
 pytestmark = pytest.mark.slow
-SENA = str(Path(sys.executable).parent / "sena")
-
-
-def sena(env: dict[str, str], *args: str, stdin: str = "") -> str:
-    result = subprocess.run([SENA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def broken_model_config(tmp_path: Path) -> Path:
