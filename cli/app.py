@@ -6,6 +6,7 @@ import typer
 
 from cli import bench_cmd, config_cmd, extensions_cmd, memory_cmd, threads
 from cli.chat import chat
+from cli.doctor import doctor
 from cli.graph_cmd import graph
 from cli.serve import serve
 from cli.turns_cmd import branches, fork, inspect, replay, turns
@@ -14,6 +15,7 @@ app = typer.Typer(name="sena", help="Sena, a local-first personal assistant.", n
 app.command()(chat)
 app.command()(graph)
 app.command()(serve)
+app.command()(doctor)
 for command in (turns, inspect, replay, fork, branches):
     app.command()(command)
 app.add_typer(config_cmd.app, name="config")

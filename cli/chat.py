@@ -17,7 +17,7 @@ from cli.common import console, load_or_exit, model_progress, setup_logging
 from config.settings import ROLES, Settings
 from extensions.host import SandboxHost
 from graph.session import Event, Sena, open_sena
-from providers.registry import ModelRegistry, check_ollama
+from providers.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -148,16 +148,14 @@ class ChatSession:
             await self.run_turn(None)
 
 
-def warn_if_ollama_down(settings: Settings, out: Console) -> None:
-    if settings.llm.provider != "ollama":
-        return
-    problem = check_ollama(settings.llm.ollama.base_url)
-    if problem:
-        out.print(f"[yellow]! {problem}[/yellow]")
-        fallback = settings.llm.fallback
-        if fallback.enabled:
-            where = f"{fallback.provider}, {fallback.role} role"
-            out.print(f"[yellow]  Until then answers come from the fallback ({where}).[/yellow]")
+def preflight(settings: Settings, out: Console) -> bool:
+    """Run `sena doctor`'s quick checks; show what is wrong and how to fix it. False: cannot start."""
+    from cli.doctor import show
+    from ops.doctor import quick_checks
+
+    checks = [c for c in quick_checks(settings) if c.name != "memory store"]  # the session reports that itself
+    show(checks, out, only_problems=True)
+    return all(c.status != "fail" or c.name.startswith(("model", "ollama")) for c in checks)
 
 
 async def warm_up(sena: Sena, settings: Settings) -> None:
@@ -177,7 +175,9 @@ async def read_line(prompt: str, out: Console) -> str | None:
 
 async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
     out = console()
-    warn_if_ollama_down(settings, out)
+    if not preflight(settings, out):
+        out.print("[red]Sena cannot start until that is fixed (`sena doctor` checks everything).[/red]")
+        raise typer.Exit(1)
     async with open_sena(settings, progress=model_progress(out)) as sena:
         if sena.services.memory_problem:
             out.print(f"[yellow]! {sena.services.memory_problem}[/yellow]")

@@ -1,0 +1,1 @@
+"""Operations: checks, telemetry and the errors users see (`sena doctor`)."""
