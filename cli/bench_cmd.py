@@ -80,3 +80,26 @@ def extensions(
     settings = load_or_exit()
     setup_logging(settings)
     print(json.dumps(run(settings, calls=calls, reloads=reloads), indent=2))  # noqa: T201 - the report is the output
+
+
+@app.command("load")
+def load(
+    clients: Annotated[int, typer.Option(help="Concurrent clients, each on its own thread.")] = 50,
+    turns: Annotated[int, typer.Option(help="Turns per client.")] = 2,
+) -> None:
+    """Concurrent chats through the API on loopback with an instant scripted model (server overhead only)."""
+    import tempfile
+
+    from bench.load import run as run_load
+    from bench.turn import InstantModels
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    with tempfile.TemporaryDirectory(prefix="sena-bench-load-") as tmp:
+        bench_settings = settings.model_copy(deep=True)
+        bench_settings.app.data_dir = Path(tmp)
+        bench_settings.api.rate_limit_per_minute = 0
+        bench_settings.intent_routing.use_router_model = False
+        bench_settings.memory.long_term = False  # the instant model cannot extract facts; measure the server
+        report = run_load(bench_settings, InstantModels(), clients=clients, turns=turns)
+    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
