@@ -8,6 +8,7 @@ on shutdown. Routers are per resource under `/api/v1`; `/health` and `/debug` si
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
         return {
             "status": "ok" if services else "starting",
             "version": VERSION,
+            "pid": os.getpid(),
             "memory": "on" if services and services.memory else (services.memory_problem if services else None),
             "extensions": services.extensions.names() if services else [],
         }

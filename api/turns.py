@@ -28,8 +28,17 @@ class TurnRunner:
         model_overrides: dict[str, str] | None = None,
         extensions: tuple[str, ...] = (),
     ) -> AsyncIterator[Event]:
-        """Run one turn and yield its events (tokens and node events)."""
+        """Run one turn and yield its events (tokens and node events).
+
+        A turn of this thread that a crash cut short is finished first (its message is in the
+        checkpoint), so nothing the user said is lost; its events are published to the feed.
+        """
         async with self._lock(thread_id):
+            if await self.sena.interrupted(thread_id):
+                self.bus.publish("turn_resumed", {"thread_id": thread_id})
+                async for event in self.sena.turn(thread_id, None):
+                    if event["event"] != "token":
+                        self.bus.publish(event["event"], {k: v for k, v in event.items() if k != "event"})
             self.bus.publish("turn_start", {"thread_id": thread_id, "message": message[:200]})
             async for event in self.sena.turn(thread_id, message, model_overrides, extensions):
                 if event["event"] != "token":  # tokens stay with the asking client

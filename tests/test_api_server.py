@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -99,3 +103,40 @@ def test_chat_over_the_api_and_automatically_when_the_server_owns_the_data(
     assert f"via {server}" in explicit and "sena>" in explicit and "you> hello" in explicit
     automatic = chat(server_env, "--thread", "cli", stdin="/history\n/exit\n")
     assert "A Sena server owns" in automatic and "you> hello" in automatic
+
+
+def test_a_killed_server_loses_no_message_and_finishes_the_turn_after_restart(tmp_path: Path) -> None:
+    env = serve_env(tmp_path)
+    for key in [k for k in env if k.startswith("SENA_LLM__ROLES__")]:
+        del env[key]  # the default 1.5B model: slow enough to be killed mid-answer
+    env["SENA_LLM__ROLES__FAST__MAX_TOKENS"] = "400"
+    auth = {"Authorization": "Bearer tok"}
+    long_question = {"message": "Write a long story about a lighthouse keeper and a storm.", "thread_id": "crash"}
+    with running_server(env) as url:
+        pid = httpx.get(f"{url}/health").json()["pid"]
+
+        def ask() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the server dies under it
+                httpx.post(f"{url}/api/v1/chat", json=long_question, headers=auth, timeout=300)
+
+        sender = threading.Thread(target=ask, daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until it is generating
+            state = httpx.get(f"{url}/api/v1/debug/state", params={"thread_id": "crash"}, headers=auth)
+            if state.status_code == 200 and "generate" in state.json()["next"]:
+                break
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+    with running_server(env) as url:
+        history = httpx.get(f"{url}/api/v1/chat/history", params={"thread_id": "crash"}, headers=auth).json()
+        assert [m["content"] for m in history] == [long_question["message"]]  # the message survived the kill
+        after = httpx.post(
+            f"{url}/api/v1/chat", json={"message": "thanks", "thread_id": "crash"}, headers=auth, timeout=600
+        )
+        assert after.status_code == 200
+        roles = [
+            m["role"]
+            for m in httpx.get(f"{url}/api/v1/chat/history", params={"thread_id": "crash"}, headers=auth).json()
+        ]
+        assert roles == ["user", "assistant", "user", "assistant"]  # the cut turn was finished first
