@@ -224,6 +224,7 @@ def chat(
     If another Sena process holds the embedded memory store and `sena serve` answers on the
     configured port, the chat goes through that server (one process owns `data/`)."""
     from cli.remote import RemoteChat, server_alive
+    from memory.store import memory_locked
 
     settings = load_or_exit()
     setup_logging(settings)
@@ -238,19 +239,3 @@ def chat(
             asyncio.run(chat_loop(settings, thread, verbose))
     except KeyboardInterrupt:
         console().print("\nbye")
-
-
-def memory_locked(settings: Settings) -> bool:
-    """Tell whether another process holds the embedded memory store (without taking it)."""
-    import fcntl
-
-    lock = settings.data_dir / "memory" / ".lock"
-    if settings.memory.qdrant.url or not lock.exists():
-        return False
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
-from config.settings import MemorySettings
+from config.settings import MemorySettings, Settings
 from memory.conversations import ConversationIndex
 from memory.embedder import DIMENSIONS, MiniLMEmbedder
 
@@ -80,6 +80,20 @@ def _lock_directory(directory: Path) -> IO[str]:
             "Close that one, or set memory.qdrant.url to share a Qdrant server between processes."
         ) from None
     return handle
+
+
+def memory_locked(settings: Settings) -> bool:
+    """Tell whether another process holds the embedded memory store (without taking it)."""
+    lock = settings.data_dir / "memory" / ".lock"
+    if settings.memory.qdrant.url or not lock.exists():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def _record(item: dict[str, Any]) -> MemoryRecord:

@@ -141,7 +141,7 @@ def memory_lock(settings: Settings) -> Check:
         return Check("memory store", "pass", "long-term memory is off (memory.long_term: false)")
     if settings.memory.qdrant.url:
         return Check("memory store", "pass", f"Qdrant server at {settings.memory.qdrant.url}")
-    from cli.chat import memory_locked
+    from memory.store import memory_locked
 
     if memory_locked(settings):
         return Check(
