@@ -8,49 +8,17 @@ and counts what went wrong: non-200 answers, and turns missing from the checkpoi
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
-import threading
 import time
 from typing import Any
 
 import httpx
 
 from api.app import create_app
+from api.background import BackgroundServer
 from bench.turn import pct
 from config.settings import Settings
 from providers.registry import ChatModels
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class BackgroundServer:
-    """uvicorn serving the app on a free loopback port, in a thread."""
-
-    def __init__(self, settings: Settings, models: ChatModels) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        config = uvicorn.Config(create_app(settings, models), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the API server did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 async def conversation(client: httpx.AsyncClient, thread_id: str, turns: int, latencies: list[float]) -> int:
@@ -90,5 +58,5 @@ async def load(url: str, clients: int, turns: int) -> dict[str, Any]:
 
 
 def run(settings: Settings, models: ChatModels, clients: int = 50, turns: int = 2) -> dict[str, Any]:
-    with BackgroundServer(settings, models) as url:
+    with BackgroundServer(create_app(settings, models)) as url:
         return asyncio.run(load(url, clients, turns))

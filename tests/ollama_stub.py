@@ -7,17 +7,15 @@ streaming, `format` as constrained output) on a loopback port, with no Ollama in
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from api.background import BackgroundServer
 from providers.llamacpp import LlamaRuntime
 
 
@@ -128,31 +126,12 @@ def create_app(runtime: LlamaRuntime, model_name: str) -> FastAPI:
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class OllamaStub:
-    """Run the stub with uvicorn in a background thread on a free loopback port."""
+class OllamaStub(BackgroundServer):
+    """The stub on a free loopback port, in a background thread."""
 
     def __init__(self, runtime: LlamaRuntime, model_name: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(runtime, model_name), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(create_app(runtime, model_name), startup_timeout_s=20)
 
-    def __enter__(self) -> OllamaStub:
-        self.thread.start()
-        deadline = time.time() + 20
-        while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("Ollama stub did not start")
-            time.sleep(0.05)
+    def __enter__(self) -> OllamaStub:  # type: ignore[override]
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.background import free_port
 from tests.conftest import small_model_env
 
 SENA = str(Path(sys.executable).parent / "sena")
@@ -24,12 +24,6 @@ def run_sena(env: dict[str, str], *args: str, stdin: str = "") -> str:
     result = subprocess.run([SENA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_env(root: Path) -> dict[str, str]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from api.background import free_port
 from config.settings import Settings
 from ops import doctor
 from tests.conftest import small_model_env
-from tests.serving import free_port
 
 
 def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:

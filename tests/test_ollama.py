@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 
+from api.background import free_port
 from config.settings import Settings, load_settings
 from graph.builder import build_graph
 from graph.services import Services
 from providers.registry import ModelRegistry, check_ollama
 from tests.conftest import MODELS_DIR, SMALL_MODEL, small_model_env
 from tests.helpers import answer_text, run_turn
-from tests.ollama_stub import OllamaStub, free_port
+from tests.ollama_stub import OllamaStub
 
 pytestmark = pytest.mark.slow
 STUB_MODEL = "smollm2:135m"

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
+from api.background import free_port
 from config.settings import PROJECT_ROOT
 from tests.conftest import small_model_env
-from tests.ollama_stub import free_port
 
 pytestmark = pytest.mark.slow
 
