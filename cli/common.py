@@ -26,11 +26,28 @@ def load_or_exit() -> Settings:
         raise typer.Exit(2) from exc
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.logging.level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Terminal logging at `logging.level`, and rotating files in `<data_dir>/logs/` when writable."""
+    config = settings.logging
+    terminal = logging.StreamHandler()
+    terminal.setLevel(config.level)
+    handlers: list[logging.Handler] = [terminal]
+    if config.file:
+        from logging.handlers import RotatingFileHandler
+
+        try:
+            folder = settings.data_dir / "logs"
+            folder.mkdir(parents=True, exist_ok=True)
+            file = RotatingFileHandler(folder / "sena.log", maxBytes=config.max_bytes, backupCount=config.backups)
+            file.setLevel(config.file_level)
+            handlers.append(file)
+        except OSError:
+            pass  # an unwritable data folder is reported by the start-up checks, with the fix
+    lowest = min(logging.getLevelName(config.level), logging.getLevelName(config.file_level) if config.file else 50)
+    logging.basicConfig(level=lowest, format=LOG_FORMAT, handlers=handlers, force=True)
     # LangSmith tracing only with a key and a reachable endpoint, so offline exits never block.
     if why := configure_langsmith():
         Console(stderr=True).print(f"[yellow]! {why}[/yellow]")

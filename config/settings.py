@@ -21,7 +21,7 @@ from pydantic_settings import (
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
-CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml")
+CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml", "logging.yaml")
 
 Role = Literal["fast", "critical", "code", "router"]
 ROLES: tuple[Role, ...] = ("fast", "critical", "code", "router")
@@ -185,7 +185,11 @@ class DatabaseSettings(Section):
 
 
 class LoggingSettings(Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"  # on the terminal
+    file: bool = True  # rotating files in <data_dir>/logs/
+    file_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=10_000)
+    backups: int = Field(default=5, ge=0)
 
 
 class TelemetrySettings(Section):
