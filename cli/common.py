@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import typer
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from config.settings import ConfigError, Settings, load_settings
 from graph.tracing import configure_langsmith
+from ops.logstore import LogStore, SqliteLogHandler
 from providers.model_files import Progress as ProgressFn
 
 
@@ -30,7 +32,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup_logging(settings: Settings) -> None:
-    """Terminal logging at `logging.level`, and rotating files in `<data_dir>/logs/` when writable."""
+    """Terminal logging at `logging.level`; rotating files in `<data_dir>/logs/` and WARNING+ records
+    in the database's `logs` table, when the data folder is writable."""
     config = settings.logging
     terminal = logging.StreamHandler()
     terminal.setLevel(config.level)
@@ -44,7 +47,8 @@ def setup_logging(settings: Settings) -> None:
             file = RotatingFileHandler(folder / "sena.log", maxBytes=config.max_bytes, backupCount=config.backups)
             file.setLevel(config.file_level)
             handlers.append(file)
-        except OSError:
+            handlers.append(SqliteLogHandler(LogStore.from_path(settings.database_path)))
+        except (OSError, sqlite3.Error):
             pass  # an unwritable data folder is reported by the start-up checks, with the fix
     lowest = min(logging.getLevelName(config.level), logging.getLevelName(config.file_level) if config.file else 50)
     logging.basicConfig(level=lowest, format=LOG_FORMAT, handlers=handlers, force=True)

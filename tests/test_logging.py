@@ -44,3 +44,21 @@ def test_an_unwritable_data_folder_does_not_stop_logging(settings: Settings, tmp
     settings.app.data_dir = tmp_path / "file" / "data"
     setup_logging(settings)  # no exception: the start-up checks report the folder
     logging.getLogger("sena.test").warning("still logged to the terminal")
+
+
+def test_warnings_and_worse_are_kept_in_the_database(settings: Settings) -> None:
+    from ops.logstore import LogStore
+
+    setup_logging(settings)
+    log = logging.getLogger("sena.test.db")
+    log.info("not kept in the database")
+    log.warning("disk almost full")
+    log.error("extension crashed")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+        if type(handler).__name__ == "SqliteLogHandler":
+            handler.close()  # drains the queue
+    store = LogStore.from_path(settings.database_path)
+    kept = [(r["level"], r["message"]) for r in store.recent(limit=10) if r["logger"] == "sena.test.db"]
+    store.close()
+    assert kept == [("WARNING", "disk almost full"), ("ERROR", "extension crashed")]
