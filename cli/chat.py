@@ -227,7 +227,7 @@ def chat(
     from memory.store import memory_locked
 
     settings = load_or_exit()
-    setup_logging(settings)
+    setup_logging(settings, keep_warnings=True)
     local_server = f"http://{settings.api.host}:{settings.api.port}"
     if server is None and memory_locked(settings) and server_alive(local_server):
         console().print(f"[dim]A Sena server owns {settings.data_dir}; chatting through {local_server}.[/dim]")

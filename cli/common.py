@@ -31,9 +31,12 @@ def load_or_exit() -> Settings:
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(settings: Settings) -> None:
-    """Terminal logging at `logging.level`; rotating files in `<data_dir>/logs/` and WARNING+ records
-    in the database's `logs` table, when the data folder is writable."""
+def setup_logging(settings: Settings, keep_warnings: bool = False) -> None:
+    """Terminal logging at `logging.level` and rotating files in `<data_dir>/logs/` (when writable).
+
+    `keep_warnings` (the chat and the server) also keeps WARNING+ records in the database's
+    `logs` table; one-shot commands do not create or touch the database for that.
+    """
     config = settings.logging
     terminal = logging.StreamHandler()
     terminal.setLevel(config.level)
@@ -47,7 +50,8 @@ def setup_logging(settings: Settings) -> None:
             file = RotatingFileHandler(folder / "sena.log", maxBytes=config.max_bytes, backupCount=config.backups)
             file.setLevel(config.file_level)
             handlers.append(file)
-            handlers.append(SqliteLogHandler(LogStore.from_path(settings.database_path)))
+            if keep_warnings:
+                handlers.append(SqliteLogHandler(LogStore.from_path(settings.database_path)))
         except (OSError, sqlite3.Error):
             pass  # an unwritable data folder is reported by the start-up checks, with the fix
     lowest = min(logging.getLevelName(config.level), logging.getLevelName(config.file_level) if config.file else 50)

@@ -20,7 +20,7 @@ def serve(
     from api.security import check_binding
 
     settings = load_or_exit()
-    setup_logging(settings)
+    setup_logging(settings, keep_warnings=True)
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
     try:
         check_binding(bind_host, settings.api.auth_token)

@@ -49,7 +49,7 @@ def test_an_unwritable_data_folder_does_not_stop_logging(settings: Settings, tmp
 def test_warnings_and_worse_are_kept_in_the_database(settings: Settings) -> None:
     from ops.logstore import LogStore
 
-    setup_logging(settings)
+    setup_logging(settings, keep_warnings=True)
     log = logging.getLogger("sena.test.db")
     log.info("not kept in the database")
     log.warning("disk almost full")
