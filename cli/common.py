@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +16,9 @@ from config.settings import ConfigError, Settings, load_settings
 from graph.tracing import configure_langsmith
 from ops.logstore import LogStore, SqliteLogHandler
 from providers.model_files import Progress as ProgressFn
+
+if TYPE_CHECKING:
+    from graph.session import Sena
 
 
 def console() -> Console:
@@ -59,6 +65,27 @@ def setup_logging(settings: Settings, keep_warnings: bool = False) -> None:
     # LangSmith tracing only with a key and a reachable endpoint, so offline exits never block.
     if why := configure_langsmith():
         Console(stderr=True).print(f"[yellow]! {why}[/yellow]")
+
+
+def with_sena(work: Callable[[Sena], Awaitable[Any]]) -> Any:
+    """Open Sena (checkpointer and services) for one command, run `work`, close it.
+
+    A LookupError or ValueError from `work` is the user's mistake: shown as a message, exit 1.
+    """
+    from graph.session import open_sena
+
+    settings = load_or_exit()
+    setup_logging(settings)
+
+    async def run() -> Any:
+        async with open_sena(settings) as sena:
+            return await work(sena)
+
+    try:
+        return asyncio.run(run())
+    except (LookupError, ValueError) as exc:
+        console().print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
 
 
 def model_progress(out: Console) -> ProgressFn:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cli.common import console, load_or_exit, setup_logging
-from graph.session import Sena, open_sena
+from cli.common import console, load_or_exit, with_sena
+from graph.session import Sena
 from storage.conversations import STATUSES, ConversationLog
 
 app = typer.Typer(help="Threads (sessions): list, show, tag, status, search, export, import, prune.")
@@ -30,21 +29,6 @@ def with_log(work: Callable[[ConversationLog], Any]) -> Any:
         raise typer.Exit(1) from exc
     finally:
         log.close()
-
-
-def with_sena(work: Callable[[Sena], Awaitable[Any]]) -> Any:
-    settings = load_or_exit()
-    setup_logging(settings)
-
-    async def run() -> Any:
-        async with open_sena(settings) as sena:
-            return await work(sena)
-
-    try:
-        return asyncio.run(run())
-    except (LookupError, ValueError) as exc:
-        console().print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
 
 
 @app.callback(invoke_without_command=True)

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from cli.common import console, load_or_exit, setup_logging
-from config.settings import Settings
+from cli.common import console, with_sena
 from graph import turns as T
 from graph.builder import build_graph
-from graph.session import Sena, open_sena
+from graph.session import Sena
 
 Thread = Annotated[str, typer.Argument(help="Thread (session) id.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 
 
-def with_sena(work: Callable[[Sena, Settings], Awaitable[Any]]) -> Any:
-    settings = load_or_exit()
-    setup_logging(settings)
-
-    async def run() -> Any:
-        async with open_sena(settings) as sena:
-            return await work(sena, settings)
-
-    try:
-        return asyncio.run(run())
-    except (LookupError, ValueError) as exc:
-        console().print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-
-
 def turns(thread: Thread, as_json: AsJson = False) -> None:
     """List a thread's turns: time, intent, model, duration, errors."""
-    found: list[T.Turn] = with_sena(lambda sena, _: T.list_turns(sena.graph, thread))
+    found: list[T.Turn] = with_sena(lambda sena: T.list_turns(sena.graph, thread))
     if as_json:
         print(json.dumps([t.summary() for t in found], indent=2))  # noqa: T201 - machine output
         return
@@ -66,7 +48,7 @@ def inspect(
     as_json: AsJson = False,
 ) -> None:
     """Each node of a turn in order: its input, its update, timing and errors; skipped nodes too."""
-    found: T.Turn = with_sena(lambda sena, _: T.find_turn(sena.graph, thread, turn))
+    found: T.Turn = with_sena(lambda sena: T.find_turn(sena.graph, thread, turn))
     detail = found.detail()
     if as_json:
         print(json.dumps(detail, indent=2, default=str))  # noqa: T201 - machine output
@@ -95,7 +77,9 @@ def replay(
     """Re-run a turn from a checkpoint; --recorded (default) plays back every model and extension output."""
     mode: Any = "live" if live else "recorded"
 
-    async def work(sena: Sena, settings: Settings) -> T.Replay:
+    async def work(sena: Sena) -> T.Replay:
+        settings = sena.services.settings
+
         def build(checkpointer: Any) -> Any:
             return build_graph(sena.services, checkpointer)
 
@@ -130,7 +114,8 @@ def fork(
     """Edit a past state and continue from it as a new branch; the original branch stays."""
     from nodes.classify_intent import intent_record
 
-    async def work(sena: Sena, settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+    async def work(sena: Sena) -> tuple[str, list[dict[str, Any]]]:
+        settings = sena.services.settings
         values = T.parse_assignments(assignments)
         if isinstance(values.get("intent"), str):
             if values["intent"] not in settings.intent_routing.intents:
@@ -147,7 +132,7 @@ def fork(
 
 def branches(thread: Thread) -> None:
     """The thread's branches (leaves of its checkpoint tree), current first."""
-    found: list[dict[str, Any]] = with_sena(lambda sena, _: T.branches(sena.graph, thread))
+    found: list[dict[str, Any]] = with_sena(lambda sena: T.branches(sena.graph, thread))
     table = Table("", "head", "time", "last message", "answer")
     for b in found:
         table.add_row(
