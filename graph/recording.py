@@ -172,6 +172,14 @@ class RecordingChatModel(BaseChatModel):
         site = current_site()
         return site, site.next_seq() if site else 0, prompt_digest(messages)
 
+    async def _play(self, site: CallSite, seq: int, kind: str, digest_now: str) -> str:
+        return await asyncio.to_thread(_recorded, self.recorder, site, seq, kind, self.label, digest_now)
+
+    async def _keep(self, site: CallSite | None, seq: int, kind: str, output: str, digest_now: str) -> None:
+        """Save the output when this is a recording turn (not a replay)."""
+        if site and site.mode == "record":
+            await asyncio.to_thread(self.recorder.save, site, seq, kind, self.label, output, digest_now)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -197,11 +205,10 @@ class RecordingChatModel(BaseChatModel):
     ) -> ChatResult:
         site, seq, digest_now = self._replaying(messages)
         if site and site.mode == "recorded":
-            text = await asyncio.to_thread(_recorded, self.recorder, site, seq, "model", self.label, digest_now)
+            text = await self._play(site, seq, "model", digest_now)
         else:
             text = (await self.inner.ainvoke(messages, stop=stop, **kwargs)).text
-            if site and site.mode == "record":
-                await asyncio.to_thread(self.recorder.save, site, seq, "model", self.label, text, digest_now)
+            await self._keep(site, seq, "model", text, digest_now)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     async def _astream(
@@ -213,7 +220,7 @@ class RecordingChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         site, seq, digest_now = self._replaying(messages)
         if site and site.mode == "recorded":
-            text = await asyncio.to_thread(_recorded, self.recorder, site, seq, "model", self.label, digest_now)
+            text = await self._play(site, seq, "model", digest_now)
             for i, word in enumerate(text.split(" ")):
                 yield ChatGenerationChunk(message=AIMessageChunk(content=word if i == 0 else " " + word))
             return
@@ -221,8 +228,7 @@ class RecordingChatModel(BaseChatModel):
         async for chunk in self.inner.astream(messages, stop=stop, **kwargs):
             parts.append(chunk.text)
             yield ChatGenerationChunk(message=AIMessageChunk(content=chunk.content))
-        if site and site.mode == "record":
-            await asyncio.to_thread(self.recorder.save, site, seq, "model", self.label, "".join(parts), digest_now)
+        await self._keep(site, seq, "model", "".join(parts), digest_now)
 
     def with_structured_output(self, schema: Any, **kwargs: Any) -> Runnable[Any, Any]:
         structured = self.inner.with_structured_output(schema, **kwargs)
@@ -230,14 +236,9 @@ class RecordingChatModel(BaseChatModel):
         async def call(messages: Any) -> Any:
             site, seq, digest_now = self._replaying(messages)
             if site and site.mode == "recorded":
-                played = await asyncio.to_thread(
-                    _recorded, self.recorder, site, seq, "structured", self.label, digest_now
-                )
-                return json.loads(played)
+                return json.loads(await self._play(site, seq, "structured", digest_now))
             result = await structured.ainvoke(messages, config={"tags": ["nostream"]})
-            if site and site.mode == "record":
-                output = json.dumps(result, default=str)
-                await asyncio.to_thread(self.recorder.save, site, seq, "structured", self.label, output, digest_now)
+            await self._keep(site, seq, "structured", json.dumps(result, default=str), digest_now)
             return result
 
         return RunnableLambda(call)
