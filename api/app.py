@@ -26,6 +26,7 @@ from api.turns import TurnRunner
 from config.settings import Settings, load_settings
 from extensions.host import SandboxHost
 from graph.session import open_sena
+from ops.errors import SenaError, StorageFull, classify
 from providers.registry import ChatModels
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,14 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
     return app
 
 
+STATUS_BY_KIND = {"user_input": 400, "llm": 503, "memory": 503, "extension": 502, "database": 503, "config": 500}
+
+
+def http_status(error: SenaError) -> int:
+    """The HTTP status for a failure Sena can explain (507 when the disk is full)."""
+    return 507 if isinstance(error, StorageFull) else STATUS_BY_KIND.get(error.kind, 500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error is JSON with a message; no stack trace leaves the server."""
 
@@ -109,5 +118,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, f"Sena hit an internal error ({type(exc).__name__}).", "The server log has details.")
+        error = classify(exc)
+        if error.kind == "internal" and not isinstance(exc, SenaError):
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            message = f"Sena hit an internal error ({type(exc).__name__})."
+            return error_response(500, message, "The server log has details.", "internal")
+        log.warning("%s %s failed: %s", request.method, request.url.path, error)
+        return error_response(http_status(error), error.message, error.hint, error.kind)

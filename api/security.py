@@ -21,10 +21,14 @@ from fastapi.responses import JSONResponse
 OPEN_PATHS = frozenset({"/health"})
 
 
-def error_response(status: int, message: str, hint: str | None = None, **headers: str) -> JSONResponse:
+def error_response(
+    status: int, message: str, hint: str | None = None, kind: str | None = None, **headers: str
+) -> JSONResponse:
     body: dict[str, object] = {"error": {"status": status, "message": message}}
     if hint:
         body["error"]["hint"] = hint  # type: ignore[index]
+    if kind:
+        body["error"]["kind"] = kind  # type: ignore[index]
     return JSONResponse(body, status_code=status, headers=headers or None)
 
 

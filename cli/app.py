@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import typer
+from rich.console import Console
 
 from cli import bench_cmd, config_cmd, extensions_cmd, memory_cmd, threads
 from cli.chat import chat
@@ -10,6 +14,7 @@ from cli.doctor import doctor
 from cli.graph_cmd import graph
 from cli.serve import serve
 from cli.turns_cmd import branches, fork, inspect, replay, turns
+from ops.errors import SenaError, classify
 
 app = typer.Typer(name="sena", help="Sena, a local-first personal assistant.", no_args_is_help=True)
 app.command()(chat)
@@ -26,4 +31,17 @@ app.add_typer(threads.app, name="threads")
 
 
 def main() -> None:
-    app()
+    """Run the command; a failure Sena can explain is shown as its message and hint (exit 1),
+    anything else keeps its traceback (a bug to report)."""
+    try:
+        app()
+    except Exception as exc:
+        error = classify(exc)
+        if error.kind == "internal" and not isinstance(exc, SenaError):
+            raise
+        logging.getLogger("sena").debug("command failed", exc_info=True)
+        out = Console(stderr=True, highlight=False)
+        out.print(f"[red]{error.message}[/red]")
+        if error.hint:
+            out.print(f"[yellow]{error.hint}[/yellow]")
+        sys.exit(1)

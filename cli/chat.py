@@ -17,6 +17,7 @@ from cli.common import console, load_or_exit, model_progress, setup_logging
 from config.settings import ROLES, Settings
 from extensions.host import SandboxHost
 from graph.session import Event, Sena, open_sena
+from ops.errors import turn_failure
 from providers.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ class ChatSession:
             self.out.print(f"[dim](extension {event['name']} removed)[/dim]")
 
     async def run_turn(self, text: str | None, extensions: tuple[str, ...] = ()) -> None:
+        if text is not None and await self.sena.interrupted(self.thread_id):
+            self.out.print("[yellow]Finishing the turn that stopped first.[/yellow]")
+            await self.run_turn(None)
         self.answering = False
         async for event in self.sena.turn(self.thread_id, text, self.overrides, extensions):
             self.show_event(event)
@@ -203,12 +207,10 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
                 continue
             try:
                 await session.run_turn(line)
-            except Exception as exc:  # the checkpoint keeps the message; reopening resumes the turn
+            except Exception as exc:  # the checkpoint keeps the message (unless the disk is full)
                 log.exception("turn failed")
-                out.print(
-                    f"\n[red]The turn stopped: {type(exc).__name__}: {exc}. Your message is saved in thread "
-                    f"{session.thread_id}; reopen it with `sena chat --thread {session.thread_id}` to finish.[/red]"
-                )
+                failure = turn_failure(exc, saved=await session.sena.saved(session.thread_id, line))
+                out.print(f"\n[red]{failure.message}[/red]\n[yellow]{failure.hint}[/yellow]")
         warm.cancel()
 
 

@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from config.settings import ConfigError, Settings, load_settings
+from config.settings import Settings, load_settings
 from graph.tracing import configure_langsmith
+from ops.errors import ConfigError
 from ops.logstore import LogStore, SqliteLogHandler
 from providers.model_files import Progress as ProgressFn
 

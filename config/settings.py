@@ -19,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from ops.errors import ConfigError
+
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
 CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml", "logging.yaml")
@@ -26,10 +28,6 @@ CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml", "logging.yaml
 Role = Literal["fast", "critical", "code", "router"]
 ROLES: tuple[Role, ...] = ("fast", "critical", "code", "router")
 Provider = Literal["embedded", "ollama"]
-
-
-class ConfigError(Exception):
-    """A configuration value is missing or invalid; the message names the key."""
 
 
 class Section(BaseModel):

@@ -46,6 +46,10 @@ class ExtensionHost(Protocol):
         """Run one extension and return its text output; raise on failure."""
         ...
 
+    async def disable(self, name: str, reason: str) -> None:
+        """Disable `name` (it keeps failing) until the user enables it again."""
+        ...
+
 
 class NoExtensions:
     """A host with nothing registered."""
@@ -59,9 +63,8 @@ class NoExtensions:
     async def run(self, name: str, user_input: str, context: Mapping[str, Any], **kwargs: Any) -> str:
         raise KeyError(f"extension {name!r} is not installed")
 
-
-class ExtensionDisabled(ExtensionFailed):
-    """Raised (once) when repeated failures have just disabled an extension."""
+    async def disable(self, name: str, reason: str) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,10 @@ class SandboxHost:
         self.registry.set_enabled(name, enabled)
         self._emit("extension_toggled", name=name, enabled=enabled)
 
+    async def disable(self, name: str, reason: str) -> None:
+        await asyncio.to_thread(self.registry.set_enabled, name, False, reason)
+        self._emit("extension_disabled", name=name, reason=reason)
+
     async def run(self, name: str, user_input: str, context: Mapping[str, Any], **kwargs: Any) -> str:
         spec = self._specs.get(name)
         if spec is None or name not in self.names():
@@ -288,17 +295,9 @@ class SandboxHost:
             await asyncio.to_thread(self.registry.ran, name, True)
             raise
         except ExtensionFailed as exc:
-            failures = await asyncio.to_thread(self.registry.ran, name, False, str(exc))
+            exc.failures = await asyncio.to_thread(self.registry.ran, name, False, str(exc))
             self._emit("extension_run", name=name, ok=False, error=str(exc), ms=_ms(started))
-            if failures >= self.config.max_consecutive_failures:
-                reason = f"disabled after {failures} failures in a row: {exc}"
-                await asyncio.to_thread(self.registry.set_enabled, name, False, reason)
-                self._emit("extension_disabled", name=name, failures=failures)
-                raise ExtensionDisabled(
-                    f"{exc}. {name} failed {failures} times in a row and has been disabled; "
-                    f"fix it and run `sena extensions enable {name}`."
-                ) from exc
-            raise
+            raise  # what to do about it is a recovery strategy (graph/recovery.py)
         await asyncio.to_thread(self.registry.ran, name, True)
         self._emit("extension_run", name=name, ok=True, ms=_ms(started))
         return output

@@ -33,14 +33,22 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from ops.errors import ExtensionError
+
 log = logging.getLogger(__name__)
 
 CapabilityHandler = Callable[[str, str, tuple[Any, ...], dict[str, Any]], Any]
 """(extension name, operation, args, kwargs) -> result; raises PermissionError when refused."""
 
 
-class ExtensionFailed(RuntimeError):
-    """An extension call did not produce a result; the message says why, for the user."""
+class ExtensionFailed(ExtensionError, RuntimeError):
+    """An extension call did not produce a result; the message says why, for the user.
+
+    `failures` is how many times in a row the extension has now failed (set by the host).
+    """
+
+    default_hint = ""
+    failures: int = 0
 
 
 class ExtensionTimeout(ExtensionFailed):

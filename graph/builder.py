@@ -67,18 +67,23 @@ def make_builder(services: Services) -> StateGraph[SenaState, SenaContext, Any, 
             "classify_intent",
             route=lambda _s: "decide_memory",
             defaults={**TURN_RESET, "intent": default_intent, "timings": {}},
+            where="llm",
         ),
     )
     builder.add_node(
         "decide_memory",
         node(decide_memory, "decide_memory"),
-        error_handler=skip_step("decide_memory", route_after_decide_memory, {"memory_plan": no_memory}),
+        error_handler=skip_step("decide_memory", route_after_decide_memory, {"memory_plan": no_memory}, "memory"),
     )
-    builder.add_node("retrieve", node(retrieve, "retrieve"), error_handler=skip_step("retrieve", route_after_retrieve))
+    builder.add_node(
+        "retrieve",
+        node(retrieve, "retrieve"),
+        error_handler=skip_step("retrieve", route_after_retrieve, where="memory"),
+    )
     builder.add_node(
         "run_extensions",
         node(run_extensions, "run_extensions"),
-        error_handler=skip_step("run_extensions", lambda _s: "generate"),
+        error_handler=skip_step("run_extensions", lambda _s: "generate", where="extension"),
     )
     builder.add_node(
         "generate",
@@ -89,7 +94,7 @@ def make_builder(services: Services) -> StateGraph[SenaState, SenaContext, Any, 
     builder.add_node(
         "extract_learnings",
         node(extract_learnings, "extract_learnings"),
-        error_handler=end_turn("extract_learnings"),
+        error_handler=end_turn("extract_learnings", where="memory"),
     )
 
     builder.add_edge(START, "classify_intent")

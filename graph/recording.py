@@ -257,6 +257,11 @@ class RecordingExtensions:
     def spec(self, name: str) -> ExtensionSpec | None:
         return self.inner.spec(name)
 
+    async def disable(self, name: str, reason: str) -> None:
+        site = current_site()
+        if not (site and site.mode == "recorded"):  # replaying a turn never changes the registry
+            await self.inner.disable(name, reason)
+
     async def run(self, name: str, user_input: str, context: Mapping[str, Any], **kwargs: Any) -> str:
         site = current_site()
         seq = site.next_seq() if site else 0

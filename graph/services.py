@@ -68,20 +68,18 @@ class Services:
         return runner
 
     def close(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
+        """Close every component; one failing to close does not keep the others open."""
+        closers: list[Any] = [self.watcher.stop if self.watcher is not None else None]
         if isinstance(self.extensions, SandboxHost):
-            self.extensions.close()
+            closers.append(self.extensions.close)
         if isinstance(self.models, ModelRegistry):
-            self.models.close()
-        if self.log is not None:
-            self.log.close()
-        if self.topics is not None:
-            self.topics.close()
-        if self.recorder is not None:
-            self.recorder.close()
-        if self.memory is not None:
-            self.memory.close()
+            closers.append(self.models.close)
+        closers += [part.close for part in (self.log, self.topics, self.recorder, self.memory) if part is not None]
+        for close in filter(None, closers):
+            try:
+                close()
+            except Exception:
+                log.exception("closing %s failed", close)
 
 
 def open_memory(settings: Settings, models: ChatModels) -> tuple[MemoryStore | None, str | None]:

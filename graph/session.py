@@ -82,6 +82,16 @@ class Sena:
         snapshot = await self.state(thread_id)
         return list(snapshot.values.get("messages") or [])
 
+    async def saved(self, thread_id: str, text: str) -> bool:
+        """Tell whether `text` reached the thread's checkpoint as the user's last message
+        (after a failed turn: a full disk can stop even that write)."""
+        try:
+            messages = await self.messages(thread_id)
+        except Exception:
+            return False
+        mine = [m for m in messages if m.type == "human"]
+        return bool(mine) and mine[-1].text == text
+
     async def interrupted(self, thread_id: str) -> bool:
         """Tell whether the thread's last turn stopped before reaching the end (e.g. a crash)."""
         snapshot = await self.state(thread_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.config import get_config
@@ -48,8 +48,9 @@ class ExtensionResult(TypedDict):
 
 class StepError(TypedDict):
     node: str
-    error: str
-    message: str
+    error: str  # the exception's class
+    message: str  # what went wrong and what to do (a SenaError's message and hint)
+    kind: NotRequired[str]  # the SenaError kind: llm, memory, extension, database, ...
 
 
 class SenaState(TypedDict, total=False):

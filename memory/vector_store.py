@@ -71,6 +71,7 @@ class EdgeCollection(VectorStoreBase):
         self.collection_name = collection_name
         self.dims = dims
         self._lock = threading.Lock()
+        self._closed = False
         self.shard = self._open()
         self._unoptimized = 0
         self.optimize()  # quick when already optimal; builds the HNSW index left over from a last run
@@ -194,6 +195,9 @@ class EdgeCollection(VectorStoreBase):
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             self.shard.flush()
             self.shard.close()
 

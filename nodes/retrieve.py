@@ -11,8 +11,9 @@ from langgraph.runtime import Runtime
 
 from config.settings import MemorySettings
 from graph.events import emit
+from graph.recovery import skip_memory
 from graph.services import Services
-from graph.state import SenaContext, SenaState, Snippet, StepError
+from graph.state import SenaContext, SenaState, Snippet
 from nodes import last_user_text
 
 if TYPE_CHECKING:
@@ -51,9 +52,7 @@ async def retrieve(state: SenaState, runtime: Runtime[SenaContext], services: Se
                 state, runtime, services.memory, services.settings.memory, plan["use_conversations"]
             )
         except Exception as exc:
-            error = StepError(node="retrieve", error=type(exc).__name__, message=f"memory search failed: {exc}")
-            update["errors"] = [*(state.get("errors") or []), error]
-            emit(runtime, "memory_error", node="retrieve", message=error["message"])
+            update.update(skip_memory(state, runtime, exc))
     return update
 
 

@@ -8,10 +8,10 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from extensions.host import ExtensionDisabled
-from extensions.sandbox import ExtensionInvalid
+from extensions.sandbox import ExtensionFailed, ExtensionInvalid
 from extensions.spec import ExtensionSpec
 from graph.events import emit
+from graph.recovery import disable_extension
 from graph.services import Services
 from graph.state import ExtensionResult, SenaContext, SenaState
 from nodes import last_user_text
@@ -58,9 +58,9 @@ async def run_one(name: str, text: str, runtime: Runtime[SenaContext], services:
         return True, await host.run(name, text, context, **kwargs)
     except ExtensionInvalid as exc:
         return False, f"The {name} extension needs more information: {exc}"
-    except ExtensionDisabled as exc:
-        emit(runtime, "extension_disabled", node="run_extensions", name=name, message=str(exc))
-        return False, str(exc)
+    except ExtensionFailed as exc:
+        limit = services.settings.extensions.max_consecutive_failures
+        return False, await disable_extension(host, name, exc, runtime, limit)
     except Exception as exc:  # an extension's failure is reported, never fatal
         return False, f"The {name} extension failed: {exc}"
 

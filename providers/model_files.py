@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from config.settings import EmbeddedModelSpec
+from ops.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,10 @@ Progress = Callable[[int, int], None]
 CHUNK = 8 * 1024 * 1024
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(ModelError, RuntimeError):
     """The model's packages are missing or its file does not match the expected checksum."""
+
+    default_hint = ""  # each message already names the fix
 
 
 def package_file(distribution: str, relative: str) -> Path:

@@ -16,6 +16,7 @@ import httpx
 from langchain_core.language_models import BaseChatModel
 
 from config.settings import LLMSettings, Provider, Role
+from ops.errors import ContextOverflow, ModelError, classify
 from providers.llamacpp import ChatLlamaCpp, LlamaRuntime
 from providers.model_files import ModelFileError, Progress, resolve_model_file
 
@@ -142,17 +143,22 @@ def check_ollama(base_url: str, timeout_s: float = 2.0) -> str | None:
     return None
 
 
-def explain_model_error(exc: BaseException, choice: ModelChoice, settings: LLMSettings) -> str:
-    """Turn a model failure into one sentence saying what went wrong and what to do."""
+def explain_model_error(exc: BaseException, choice: ModelChoice, settings: LLMSettings) -> ModelError:
+    """Turn a model failure into a `ModelError` saying what went wrong and what to do."""
+    error = classify(exc, "llm")
+    if not isinstance(error, ModelError) or isinstance(error, ContextOverflow):
+        return error if isinstance(error, ModelError) else ModelError(error.message, error.hint)
     text = str(exc) or type(exc).__name__
     if isinstance(exc, ModelFileError):
-        return f"The embedded model {choice.model!r} is not available: {text}"
+        return ModelError(f"The embedded model {choice.model!r} is not available: {exc.message}", exc.hint)
     if choice.provider == "ollama":
         if "not found" in text and "model" in text:
-            return f"Ollama does not have the model {choice.model!r}. Pull it with `ollama pull {choice.model}`."
-        if isinstance(exc, (httpx.ConnectError, ConnectionError, httpx.TimeoutException)) or "connect" in text.lower():
-            return (
-                f"Ollama is not reachable at {settings.ollama.base_url}. Start it with `ollama serve`, "
-                "or switch to the embedded model with SENA_LLM__PROVIDER=embedded."
+            return ModelError(
+                f"Ollama does not have the model {choice.model!r}.", f"Pull it with `ollama pull {choice.model}`."
             )
-    return f"The {choice.role} model ({choice.label}) failed: {text}"
+        if isinstance(exc, (httpx.ConnectError, ConnectionError, httpx.TimeoutException)) or "connect" in text.lower():
+            return ModelError(
+                f"Ollama is not reachable at {settings.ollama.base_url}.",
+                "Start it with `ollama serve`, or switch to the embedded model with SENA_LLM__PROVIDER=embedded.",
+            )
+    return ModelError(f"The {choice.role} model ({choice.label}) failed: {text}", "Run `sena doctor` to check it.")

@@ -21,6 +21,13 @@ def connect(path: Path, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
     return conn
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite ends it by itself on some errors (a full
+    disk), and a ROLLBACK then would hide the real error behind "no transaction is active"."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str]) -> int:
     """Apply the migrations of `component` not applied yet; return the schema version reached."""
     conn.execute(
@@ -42,7 +49,7 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
             conn.execute("INSERT INTO schema_migrations (component, version) VALUES (?, ?)", (component, version))
             conn.execute("COMMIT")
         except Exception:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
         current = version
     return current
@@ -108,7 +115,7 @@ class SqliteStore:
                         yield self._conn
                         self._conn.execute("COMMIT")
                     except BaseException:
-                        self._conn.execute("ROLLBACK")
+                        rollback(self._conn)
                         raise
                     return
             time.sleep(0.005)

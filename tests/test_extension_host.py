@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from config.settings import Settings, load_settings
-from extensions.host import ExtensionDisabled, SandboxHost, dependency_order
+from extensions.host import SandboxHost, dependency_order
 from extensions.registry import ExtensionRegistry
 from extensions.sandbox import ExtensionFailed
 from extensions.spec import read_spec
@@ -100,13 +100,14 @@ def test_disable_survives_a_restart_and_enable_brings_it_back(host: SandboxHost,
     again.close()
 
 
-def test_repeated_failures_disable_the_extension_and_say_so(host: SandboxHost) -> None:
+def test_failures_in_a_row_are_counted_and_disable_persists(host: SandboxHost) -> None:
     write(host.config.user_dir, "flaky", extension("flaky", "    raise ValueError('boom')"))
     host.load_all()
-    with pytest.raises(ExtensionFailed, match="ValueError: boom"):
-        asyncio.run(host.run("flaky", "", {}))
-    with pytest.raises(ExtensionDisabled, match="has been disabled"):
-        asyncio.run(host.run("flaky", "", {}))
+    for expected in (1, 2):
+        with pytest.raises(ExtensionFailed, match="ValueError: boom") as failed:
+            asyncio.run(host.run("flaky", "", {}))
+        assert failed.value.failures == expected
+    asyncio.run(host.disable("flaky", "disabled after 2 failures in a row"))
     assert "flaky" not in host.names()
     assert host.registry.get("flaky").status == "inactive"  # type: ignore[union-attr]
 

@@ -107,7 +107,9 @@ async def test_a_failing_step_is_skipped_and_recorded(
     assert answer_text(events) == "Still answered."
     assert [e["node"] for e in events if e["event"] == "recovered"] == ["retrieve"]
     state = await graph.aget_state({"configurable": {"thread_id": "t"}})
-    assert state.values["errors"] == [{"node": "retrieve", "error": "RuntimeError", "message": "buffer unavailable"}]
+    [error] = state.values["errors"]
+    assert error["node"] == "retrieve" and error["error"] == "RuntimeError" and error["kind"] == "memory"
+    assert error["message"].startswith("buffer unavailable") and "sena doctor" in error["message"]
 
 
 async def test_required_extension_missing_is_reported_to_the_model(
@@ -171,7 +173,10 @@ async def test_a_failing_memory_store_degrades_to_short_term(
     assert answer_text(events) == "Still here."
     assert main.prompts[-1][1].text == "I like trains"  # short-term still used
     state = await graph.aget_state({"configurable": {"thread_id": "t"}})
-    assert state.values["errors"][0]["message"] == "memory search failed: qdrant is down"
+    [error] = state.values["errors"]
+    assert error["kind"] == "memory"
+    assert error["message"] == "Memory search failed: qdrant is down This answer uses recent messages only."
+    assert [e["strategy"] for e in events if e["event"] == "recovered"] == ["skip memory"]
 
 
 async def test_recall_of_a_discussion_brings_past_exchanges_but_not_this_threads_recent_ones(

@@ -36,6 +36,9 @@ class CountingHost:
         self.calls += 1
         return f"disk free: {100 - self.calls} GB"
 
+    async def disable(self, name: str, reason: str) -> None:
+        raise AssertionError("nothing here fails")
+
 
 def setup(settings: Settings, checkpointer: BaseCheckpointSaver[Any]) -> tuple[Any, Services, ScriptedModels]:
     models = ScriptedModels(by_role={"router": "router"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,9 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.deps import RunnerDep, SenaDep, SettingsDep
 from api.params import ThreadIdField, ThreadIdQuery
+from ops.errors import turn_failure
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/chat", tags=["chat"])
 
 
@@ -66,8 +69,10 @@ async def chat_stream(request: ChatRequest, runner: RunnerDep, settings: Setting
                 request.thread_id, request.message, request.model_overrides, tuple(request.extensions)
             ):
                 yield {"event": event["event"], "data": json.dumps(event, default=str)}
-        except Exception as exc:  # the checkpoint keeps the message; the client is told
-            yield {"event": "error", "data": json.dumps({"message": f"{type(exc).__name__}: {exc}"})}
+        except Exception as exc:  # the checkpoint keeps the message (unless the disk is full); the client is told
+            log.warning("turn on %s failed: %s", request.thread_id, exc)
+            failure = turn_failure(exc, saved=await runner.sena.saved(request.thread_id, request.message))
+            yield {"event": "error", "data": json.dumps(failure.to_dict())}
             return
         yield {"event": "done", "data": json.dumps(await runner.summary(request.thread_id, started), default=str)}
 
