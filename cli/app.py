@@ -13,6 +13,7 @@ from cli.chat import chat
 from cli.doctor import doctor
 from cli.graph_cmd import graph
 from cli.serve import serve
+from cli.stats import stats
 from cli.turns_cmd import branches, fork, inspect, replay, turns
 from ops.errors import SenaError, classify
 
@@ -21,6 +22,7 @@ app.command()(chat)
 app.command()(graph)
 app.command()(serve)
 app.command()(doctor)
+app.command()(stats)
 for command in (turns, inspect, replay, fork, branches):
     app.command()(command)
 app.add_typer(config_cmd.app, name="config")

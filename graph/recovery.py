@@ -20,6 +20,7 @@ before any of this runs, so even an unrecoverable failure leaves a turn that can
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -104,6 +105,7 @@ def recover_generation(services: Services) -> Handler:
             attempts.append((fallback, f"fallback model {fallback.label}"))
         for choice, strategy in attempts:
             emit(runtime, "recovered", node="generate", action=f"answering with {strategy}", strategy=strategy)
+            started = time.perf_counter()
             try:
                 answer = await stream_answer(services.chat_model(choice), prompt, runtime)
             except Exception as exc:
@@ -111,7 +113,9 @@ def recover_generation(services: Services) -> Handler:
                 why = explain_model_error(exc, choice, services.settings.llm)
                 errors.append(step_error("generate", exc, "llm", str(why)))
                 continue
-            return Command(update={**answer_update(answer, choice.label), "errors": errors}, goto="extract_learnings")
+            timings = {**(state.get("timings") or {}), "generate": round((time.perf_counter() - started) * 1000, 3)}
+            update = {**answer_update(answer, choice.label), "errors": errors, "timings": timings}
+            return Command(update=update, goto="extract_learnings")
         answer = f"Sorry, I could not answer this time. {explained}"
         emit(runtime, "token", text=answer)
         return Command(update={**answer_update(answer, "none"), "errors": errors}, goto="extract_learnings")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from graph.recording import Recorder
     from memory.learnings import Learner
     from memory.store import MemoryStore
+    from ops.telemetry import Telemetry
     from providers.registry import ModelChoice
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class Services:
     """Extensions that did not load at start, and why (shown to the user)."""
     recorder: Recorder | None = None
     """Keeps each turn's model and extension outputs for faithful replays."""
+    telemetry: Telemetry | None = None
+    """Timings and failures of every turn, for `sena stats` and the API."""
     _recording: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def chat_model(self, choice: ModelChoice) -> BaseChatModel:
@@ -74,7 +77,8 @@ class Services:
             closers.append(self.extensions.close)
         if isinstance(self.models, ModelRegistry):
             closers.append(self.models.close)
-        closers += [part.close for part in (self.log, self.topics, self.recorder, self.memory) if part is not None]
+        parts = (self.log, self.topics, self.recorder, self.memory, self.telemetry)
+        closers += [part.close for part in parts if part is not None]
         for close in filter(None, closers):
             try:
                 close()
@@ -136,6 +140,13 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
     extensions, watcher, rejected = open_extensions(settings)
     from graph.recording import Recorder
 
+    telemetry = None
+    if settings.telemetry.enabled:
+        from ops.telemetry import Telemetry, TelemetryStore
+
+        telemetry = Telemetry(TelemetryStore.from_path(settings.database_path), settings.telemetry.retention_days)
+        if learner is not None:
+            learner.listeners.append(telemetry.memory_write)
     return Services(
         settings=settings,
         models=models,
@@ -148,4 +159,5 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
         watcher=watcher,
         extension_problems=rejected,
         recorder=Recorder.from_path(settings.database_path),
+        telemetry=telemetry,
     )

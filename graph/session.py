@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from graph.builder import build_graph
 from graph.services import Services, build_services
 from graph.state import SenaContext, SenaState, turn_input
 from graph.tracing import LocalTraceSink
+from ops.errors import classify
 from providers.model_files import Progress
 from providers.registry import ChatModels
 
@@ -61,19 +63,32 @@ class Sena:
         """Run one turn (or, with `text=None`, finish an interrupted one) and yield its events.
 
         `extensions` are run whatever the intent (the chat's `/ext NAME ...`)."""
-        if self.services.log is not None:
-            await asyncio.to_thread(self.services.log.touch_thread, thread_id)
-        graph_input = turn_input(text) if text is not None else None
-        run_id = str(uuid.uuid4())
-        async for event in self.graph.astream(
-            graph_input,
-            self._config(thread_id),
-            context=self.context(thread_id, model_overrides, extensions),
-            stream_mode="custom",
-        ):
-            if self.traces is not None:
-                self.traces.write(run_id, event)
-            yield event
+        telemetry = self.services.telemetry
+        started = time.perf_counter()
+        measured: list[Event] = []
+        try:
+            if self.services.log is not None:
+                await asyncio.to_thread(self.services.log.touch_thread, thread_id)
+            graph_input = turn_input(text) if text is not None else None
+            run_id = str(uuid.uuid4())
+            async for event in self.graph.astream(
+                graph_input,
+                self._config(thread_id),
+                context=self.context(thread_id, model_overrides, extensions),
+                stream_mode="custom",
+            ):
+                if self.traces is not None:
+                    self.traces.write(run_id, event)
+                if event["event"] in ("memory_search", "recovered"):
+                    measured.append(event)
+                yield event
+        except Exception as exc:
+            if telemetry is not None:
+                telemetry.failure(thread_id, classify(exc))
+            raise
+        if telemetry is not None:
+            values = (await self.state(thread_id)).values
+            telemetry.turn(thread_id, values, measured, (time.perf_counter() - started) * 1000)
 
     async def state(self, thread_id: str) -> StateSnapshot:
         return await self.graph.aget_state(self._config(thread_id))

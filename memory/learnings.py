@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -255,19 +256,22 @@ class Learner:
                 self.store.search, fact.text, user_id, self.similar_limit, self.similar_threshold
             )
             decision = await decide(self.model, fact, similar)
+            started = time.perf_counter()
             await asyncio.to_thread(apply, self.store, user_id, decision)
+            ms = round((time.perf_counter() - started) * 1000, 3)
             log.info("memory %s: %s (%s)", decision.action, fact.text, decision.reason)
             decisions.append(decision)
-            self._tell(thread_id, decision)
+            self._tell(thread_id, decision, ms)
         return decisions
 
-    def _tell(self, thread_id: str | None, decision: Decision) -> None:
+    def _tell(self, thread_id: str | None, decision: Decision, ms: float) -> None:
         event = {
             "event": "memory_write",
             "thread_id": thread_id,
             "action": decision.action,
             "text": decision.fact.text,
             "replaces": decision.target.text if decision.target else None,
+            "ms": ms,
         }
         for listener in list(self.listeners):
             try:

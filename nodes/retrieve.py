@@ -65,6 +65,7 @@ async def search_long_term(
 ) -> list[Snippet]:
     """Search remembered facts, and past exchanges when asked; emit what was found."""
     query, user_id, thread_id = last_user_text(state), runtime.context.user_id, runtime.context.thread()
+    started = time.perf_counter()
     found = await asyncio.to_thread(memory.search, query, user_id)
     snippets = [
         Snippet(
@@ -95,6 +96,7 @@ async def search_long_term(
         "memory_search",
         node="retrieve",
         query=query[:200],
+        ms=round((time.perf_counter() - started) * 1000, 3),
         hits=[{"id": s["id"], "source": s["source"], "score": s["score"]} for s in snippets],
     )
     return snippets

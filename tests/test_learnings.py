@@ -157,6 +157,7 @@ async def test_listeners_hear_every_memory_write() -> None:
     learner.listeners.append(heard.append)
     learner.submit("t9", "u", "Lena moved to Lyon.", "conversation")
     await learner.drain()
+    assert isinstance(heard[0].pop("ms"), float)  # how long the write took (telemetry)
     assert heard == [
         {
             "event": "memory_write",

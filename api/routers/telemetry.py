@@ -1,60 +1,43 @@
-"""Telemetry from what Sena already records: the conversation log and the extension registry.
-
-Per-role and per-node timing tables and retention come with the telemetry store (a later
-capability); until then these figures are computed from finished turns.
-"""
+"""Telemetry: the summary `sena stats` prints, and recent failures, from the telemetry tables."""
 
 from __future__ import annotations
 
 import asyncio
-import statistics
-from collections import Counter
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SenaDep
+from ops.telemetry import Telemetry
 
 router = APIRouter(prefix="/telemetry", tags=["telemetry"])
 
+Days = Annotated[float, Query(gt=0, le=3650, description="How many days back to summarise.")]
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+def telemetry_of(sena: SenaDep) -> Telemetry:
+    telemetry = sena.services.telemetry
+    if telemetry is None:
+        raise HTTPException(404, "Telemetry is off (telemetry.enabled: false in config/settings.yaml).")
+    return telemetry
 
 
 @router.get("/metrics")
-async def metrics(sena: SenaDep) -> dict[str, Any]:
-    log = sena.services.log
-    turns = []
-    if log is not None:
-        for thread in await asyncio.to_thread(log.threads):
-            turns += await asyncio.to_thread(log.turns, thread.thread_id)
-    times = [t.processing_ms for t in turns if t.processing_ms is not None]
-    host = sena.services.extensions
-    records = host.records() if hasattr(host, "records") else []
-    return {
-        "turns": len(turns),
-        "turn_ms": {
-            "p50": percentile(times, 0.5),
-            "p95": percentile(times, 0.95),
-            "mean": round(statistics.fmean(times), 1) if times else None,
-        },
-        "turns_with_errors": sum(1 for t in turns if t.errors),
-        "by_model": dict(Counter(t.model_used or "none" for t in turns)),
-        "by_intent": dict(Counter(t.intent or "none" for t in turns)),
-        "extensions": {r.name: {"executions": r.executions, "errors": r.errors, "status": r.status} for r in records},
-    }
+async def metrics(sena: SenaDep, days: Days = 7) -> dict[str, Any]:
+    """Turn and response times (per role and model), node timings, error rate, extension success
+    rates and memory latencies over the last `days`."""
+    telemetry = telemetry_of(sena)
+    await asyncio.to_thread(telemetry.flush)
+    return {"days": days, **await asyncio.to_thread(telemetry.store.summary, time.time() - days * 86400)}
 
 
 @router.get("/errors")
-async def errors(sena: SenaDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
-    log = sena.services.log
-    found: list[dict[str, Any]] = []
-    if log is not None:
-        for thread in await asyncio.to_thread(log.threads):
-            for turn in await asyncio.to_thread(log.turns, thread.thread_id):
-                found += [{"thread_id": turn.thread_id, **error} for error in turn.errors]
-    return found[-limit:]
+async def errors(
+    sena: SenaDep, days: Days = 7, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[dict[str, Any]]:
+    """The latest failures, oldest first, with their kind and whether the turn recovered."""
+    telemetry = telemetry_of(sena)
+    await asyncio.to_thread(telemetry.flush)
+    rows = await asyncio.to_thread(telemetry.store.errors, time.time() - days * 86400, limit)
+    return [{**row, "recovered": bool(row["recovered"])} for row in rows]

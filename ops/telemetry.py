@@ -1,0 +1,300 @@
+"""Telemetry in SQLite (data/sena.db): what each turn cost and what failed, for `sena stats` and the API.
+
+Tables (numbered migrations under the `telemetry` component):
+- `telemetry_metrics`: one row per measurement: `turn_ms`, `response_ms` (per role and model),
+  `node_ms` (per node), `extension_ms` (per extension, with ok), `memory_search_ms`, `memory_write_ms`.
+- `telemetry_errors`: one row per failure, with its `SenaError` kind and whether Sena recovered.
+- `benchmarks`: `sena bench` results, the last sessions of each suite (bench/history.py).
+WARNING+ log records are in `logs` (ops/logstore.py). Rows older than `telemetry.retention_days`
+are deleted when Sena starts.
+
+Nothing here writes on the caller's thread: rows are queued and a background thread writes
+them in batches, so the event loop never waits on SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import statistics
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import SqliteStore
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = (
+    """
+    CREATE TABLE telemetry_metrics (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        role TEXT,
+        model TEXT,
+        node TEXT,
+        subject TEXT,
+        ok INTEGER,
+        thread_id TEXT
+    );
+    CREATE INDEX telemetry_metrics_name_ts ON telemetry_metrics(name, ts);
+    CREATE TABLE telemetry_errors (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        error TEXT NOT NULL,
+        node TEXT,
+        message TEXT NOT NULL,
+        recovered INTEGER NOT NULL,
+        thread_id TEXT
+    );
+    CREATE INDEX telemetry_errors_ts ON telemetry_errors(ts)
+    """,
+    """
+    CREATE TABLE benchmarks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        suite TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value REAL NOT NULL,
+        better TEXT NOT NULL CHECK (better IN ('lower', 'higher'))
+    );
+    CREATE INDEX benchmarks_suite_ts ON benchmarks(suite, ts)
+    """,
+)
+
+METRIC_COLUMNS = ("ts", "name", "value", "role", "model", "node", "subject", "ok", "thread_id")
+ERROR_COLUMNS = ("ts", "kind", "error", "node", "message", "recovered", "thread_id")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    role: str | None = None
+    model: str | None = None
+    node: str | None = None
+    subject: str | None = None
+    ok: bool | None = None
+    thread_id: str | None = None
+    ts: float = 0.0
+
+    def row(self) -> tuple[Any, ...]:
+        ok = None if self.ok is None else int(self.ok)
+        return (self.ts or time.time(), self.name, self.value, self.role, self.model, self.node, self.subject, ok,
+                self.thread_id)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    kind: str
+    error: str
+    message: str
+    recovered: bool
+    node: str | None = None
+    thread_id: str | None = None
+    ts: float = 0.0
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.ts or time.time(), self.kind, self.error, self.node, self.message, int(self.recovered),
+                self.thread_id)  # fmt: skip
+
+
+class TelemetryStore(SqliteStore):
+    COMPONENT = "telemetry"
+    MIGRATIONS = MIGRATIONS
+
+    def write(self, metrics: Sequence[Metric], errors: Sequence[ErrorRecord]) -> None:
+        with self._tx() as conn:
+            if metrics:
+                conn.executemany(
+                    f"INSERT INTO telemetry_metrics ({', '.join(METRIC_COLUMNS)}) VALUES ({', '.join('?' * 9)})",
+                    [m.row() for m in metrics],
+                )
+            if errors:
+                conn.executemany(
+                    f"INSERT INTO telemetry_errors ({', '.join(ERROR_COLUMNS)}) VALUES ({', '.join('?' * 7)})",
+                    [e.row() for e in errors],
+                )
+
+    def prune(self, retention_days: int, now: float | None = None) -> int:
+        """Delete metrics, errors and log records older than `retention_days`; return rows deleted."""
+        cutoff = (now or time.time()) - retention_days * 86400
+        deleted = 0
+        with self._tx() as conn:
+            deleted += conn.execute("DELETE FROM telemetry_metrics WHERE ts < ?", (cutoff,)).rowcount
+            deleted += conn.execute("DELETE FROM telemetry_errors WHERE ts < ?", (cutoff,)).rowcount
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'logs'").fetchone():
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cutoff))
+                deleted += conn.execute("DELETE FROM logs WHERE ts < ?", (stamp,)).rowcount
+        return deleted
+
+    def metrics(self, since: float, name: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(METRIC_COLUMNS)} FROM telemetry_metrics WHERE ts >= ?"
+        params: list[Any] = [since]
+        if name is not None:
+            sql += " AND name = ?"
+            params.append(name)
+        return [dict(r) for r in self._query(sql + " ORDER BY ts", params)]
+
+    def errors(self, since: float, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._query(
+            f"SELECT {', '.join(ERROR_COLUMNS)} FROM telemetry_errors WHERE ts >= ? ORDER BY id DESC LIMIT ?",
+            (since, limit),
+        )
+        return [dict(r) for r in reversed(rows)]
+
+    def summary(self, since: float) -> dict[str, Any]:
+        """What `sena stats` and `GET /telemetry/metrics` show, over rows since `since`."""
+        return summarize(self.metrics(since), self.errors(since, limit=10_000))
+
+
+def percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"count": 0, "p50": None, "p95": None}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return {"count": len(values), "p50": round(statistics.median(ordered), 1), "p95": round(p95, 1)}
+
+
+def summarize(metrics: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    extension_ok: dict[str, list[bool]] = defaultdict(list)
+    turns = failed_turns = 0
+    for m in metrics:
+        name = m["name"]
+        if name == "turn_ms":
+            turns += 1
+            failed_turns += m["ok"] == 0
+            groups["turn", "all"].append(m["value"])
+        elif name == "response_ms":
+            groups["response", f"{m['role']} · {m['model']}"].append(m["value"])
+        elif name == "node_ms":
+            groups["node", m["node"]].append(m["value"])
+        elif name == "extension_ms":
+            extension_ok[m["subject"]].append(bool(m["ok"]))
+            groups["extension", m["subject"]].append(m["value"])
+        elif name.startswith("memory_"):
+            groups["memory", name.removeprefix("memory_").removesuffix("_ms")].append(m["value"])
+    by_kind: dict[str, int] = defaultdict(int)
+    for e in errors:
+        by_kind[e["kind"]] += 1
+
+    def section(kind: str) -> dict[str, Any]:
+        return {key: percentiles(values) for (k, key), values in sorted(groups.items()) if k == kind}
+
+    return {
+        "turns": turns,
+        "turn_ms": percentiles(groups["turn", "all"]),
+        "error_rate": round(failed_turns / turns, 4) if turns else None,
+        "errors_by_kind": dict(by_kind),
+        "errors_recovered": sum(1 for e in errors if e["recovered"]),
+        "response_ms": section("response"),
+        "node_ms": section("node"),
+        "extensions": {
+            name: {**percentiles(groups["extension", name]), "success_rate": round(sum(oks) / len(oks), 4)}
+            for name, oks in sorted(extension_ok.items())
+        },
+        "memory_ms": section("memory"),
+    }
+
+
+class Telemetry:
+    """Turn events and final states into rows, queued for a background writer thread."""
+
+    def __init__(self, store: TelemetryStore, retention_days: int) -> None:
+        self.store = store
+        self.queue: queue.SimpleQueue[tuple[list[Metric], list[ErrorRecord]] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        try:
+            removed = store.prune(retention_days)
+            if removed:
+                log.info("telemetry: removed %d rows older than %d days", removed, retention_days)
+        except Exception as exc:  # telemetry must never stop Sena from starting
+            log.warning("telemetry retention failed: %s", exc)
+        self.writer = threading.Thread(target=self._drain, name="sena-telemetry", daemon=True)
+        self.writer.start()
+
+    def record(self, metrics: list[Metric], errors: list[ErrorRecord] | None = None) -> None:
+        self.queue.put((metrics, errors or []))
+
+    def turn(self, thread_id: str, values: dict[str, Any], events: list[dict[str, Any]], wall_ms: float) -> None:
+        """Record a finished turn from its final state and the events it streamed."""
+        errors = list(values.get("errors") or [])
+        intent = values.get("intent") or {}
+        timings: dict[str, float] = values.get("timings") or {}
+        metrics = [Metric("turn_ms", wall_ms, ok=not errors, thread_id=thread_id)]
+        metrics += [Metric("node_ms", ms, node=node, thread_id=thread_id) for node, ms in timings.items()]
+        if "generate" in timings:
+            role, model = intent.get("recommended_model"), values.get("model_used")
+            metrics.append(Metric("response_ms", timings["generate"], role=role, model=model, thread_id=thread_id))
+        metrics += [
+            Metric("extension_ms", r["duration_ms"], subject=r["name"], ok=r["ok"], thread_id=thread_id)
+            for r in values.get("extension_results") or []
+        ]
+        metrics += [
+            Metric("memory_search_ms", e["ms"], thread_id=thread_id)
+            for e in events
+            if e.get("event") == "memory_search" and "ms" in e
+        ]
+        recovered = {e.get("node") for e in events if e.get("event") == "recovered"}
+        records = [
+            ErrorRecord(
+                e.get("kind", "internal"), e["error"], e["message"], e["node"] in recovered, e["node"], thread_id
+            )
+            for e in errors
+        ]
+        self.record(metrics, records)
+
+    def failure(self, thread_id: str, error: Any) -> None:
+        """Record a turn that stopped (a `SenaError`)."""
+        self.record([], [ErrorRecord(error.kind, type(error).__name__, str(error), False, None, thread_id)])
+
+    def memory_write(self, event: dict[str, Any]) -> None:
+        """A learner listener: time each memory write."""
+        if "ms" in event:
+            self.record([Metric("memory_write_ms", event["ms"], subject=event.get("action"))])
+
+    def _drain(self) -> None:
+        stopping = False
+        while not stopping:
+            metrics: list[Metric] = []
+            errors: list[ErrorRecord] = []
+            flushed: list[threading.Event] = []
+            item = self.queue.get()  # wait for the first, then batch whatever else is waiting
+            while True:
+                if item is None:
+                    stopping = True
+                elif isinstance(item, threading.Event):
+                    flushed.append(item)
+                else:
+                    metrics += item[0]
+                    errors += item[1]
+                if self.queue.empty():
+                    break
+                item = self.queue.get()
+            if metrics or errors:
+                try:
+                    self.store.write(metrics, errors)
+                except Exception as exc:  # a telemetry sink must never break a turn
+                    log.warning("telemetry write failed (%d rows dropped): %s", len(metrics) + len(errors), exc)
+            for event in flushed:
+                event.set()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is written; False if that took over `timeout`."""
+        written = threading.Event()
+        self.queue.put(written)
+        return written.wait(timeout)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.writer.join(timeout=5)
+        self.store.close()
