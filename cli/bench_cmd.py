@@ -1,4 +1,8 @@
-"""`sena bench ...`: run a benchmark suite and print its figures."""
+"""`sena bench ...`: run a benchmark suite, print its figures, keep them and compare with the last run.
+
+Figures go to stdout (JSON for the suites whose report is nested); the comparison with the
+previous run of the same suite goes to stderr, so stdout stays machine-readable.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,52 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from cli.common import console, load_or_exit, setup_logging
+from config.settings import Settings
 
-app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app = typer.Typer(help="Benchmarks (each run is kept and compared with the previous one).", no_args_is_help=True)
+
+Save = Annotated[bool, typer.Option("--save/--no-save", help="Keep the results and compare with the last run.")]
+
+
+def keep_and_compare(settings: Settings, suite: str, report: dict[str, Any], session_id: str | None = None) -> bool:
+    """Store `report` in the history, print how it compares with the previous run; True if it regressed."""
+    from bench.history import BenchHistory
+    from ops.telemetry import TelemetryStore
+
+    store = TelemetryStore.from_path(settings.database_path)
+    try:
+        changes = BenchHistory(store, settings.bench).keep(suite, report, session_id)
+    finally:
+        store.close()
+    err = Console(stderr=True, highlight=False)
+    if not changes:
+        err.print(f"[dim]{suite}: first kept run; the next one is compared with it.[/dim]")
+        return False
+    table = Table("metric", "previous", "now", "change", title=f"{suite}: compared with the previous run")
+    for c in changes:
+        change = "new" if c.change_pct is None else f"{c.change_pct:+.1f}%"
+        style = "red" if c.regression else ("green" if c.improved else "")
+        mark = " REGRESSION" if c.regression else ""
+        table.add_row(
+            c.metric, _fmt(c.before), _fmt(c.after), f"[{style}]{change}{mark}[/{style}]" if style else change
+        )
+    err.print(table)
+    regressions = [c for c in changes if c.regression]
+    for c in regressions:
+        err.print(f"[red]! {c.metric}: {_fmt(c.before)} -> {_fmt(c.after)}.[/red] {c.hint}")
+    if not regressions:
+        err.print(f"[green]{suite}: no regression beyond the thresholds.[/green]")
+    return bool(regressions)
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
 
 
 @app.command("memory")
@@ -28,6 +69,7 @@ def memory(
     update_probes: Annotated[
         int, typer.Option(help="Updated-fact probes to learn through the embedded model (0 skips).")
     ] = 24,
+    save: Save = True,
 ) -> None:
     """Recall@k vs BM25, updated facts, absent probes, search latency at 1k/10k, learning with the model."""
     from bench.memory import run
@@ -39,6 +81,8 @@ def memory(
         raise typer.Exit(2)
     report = asyncio.run(run(settings, bench_file, extraction_turns=extraction_turns, update_probes=update_probes))
     print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
+    if save:
+        keep_and_compare(settings, "memory", report)
 
 
 @app.command("turn")
@@ -47,6 +91,7 @@ def turn(
     embedded_turns: Annotated[int, typer.Option(help="Turns with the embedded model (0 skips it).")] = 3,
     max_tokens: Annotated[int, typer.Option(help="Answer length cap for the embedded model.")] = 48,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    save: Save = True,
 ) -> None:
     """Per-node timings, graph overhead and time-to-first-token (Sena vs direct llama.cpp)."""
     from bench.turn import run
@@ -56,7 +101,13 @@ def turn(
     report = asyncio.run(run(settings, turns=turns, embedded_turns=embedded_turns, max_tokens=max_tokens))
     if as_json:
         print(json.dumps(report, indent=2))  # noqa: T201 - machine-readable output
-        return
+    else:
+        show_turn_report(report)
+    if save:
+        keep_and_compare(settings, "turn", report)
+
+
+def show_turn_report(report: dict[str, Any]) -> None:
     out = console()
     for name, result in report.items():
         table = Table("metric", "value", title=f"turn benchmark: {name} model")
@@ -73,19 +124,24 @@ def turn(
 def extensions(
     calls: Annotated[int, typer.Option(help="Calls timed on the warm worker.")] = 300,
     reloads: Annotated[int, typer.Option(help="Hot reloads timed.")] = 10,
+    save: Save = True,
 ) -> None:
     """Sandboxed call overhead (warm worker), load time of all extensions, hot-reload latency."""
     from bench.extensions import run
 
     settings = load_or_exit()
     setup_logging(settings)
-    print(json.dumps(run(settings, calls=calls, reloads=reloads), indent=2))  # noqa: T201 - the report is the output
+    report = run(settings, calls=calls, reloads=reloads)
+    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
+    if save:
+        keep_and_compare(settings, "extensions", report)
 
 
 @app.command("load")
 def load(
     clients: Annotated[int, typer.Option(help="Concurrent clients, each on its own thread.")] = 50,
     turns: Annotated[int, typer.Option(help="Turns per client.")] = 2,
+    save: Save = True,
 ) -> None:
     """Concurrent chats through the API on loopback with an instant scripted model (server overhead only)."""
     import tempfile
@@ -103,3 +159,89 @@ def load(
         bench_settings.memory.long_term = False  # the instant model cannot extract facts; measure the server
         report = run_load(bench_settings, InstantModels(), clients=clients, turns=turns)
     print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
+    if save:
+        keep_and_compare(settings, "load", report)
+
+
+@app.command("database")
+def database(
+    samples: Annotated[int, typer.Option(help="Operations timed per measurement.")] = 200,
+    save: Save = True,
+) -> None:
+    """SQLite read/write latency: checkpoint write and read, telemetry write, thread list."""
+    from bench.database import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    report = run(settings, samples=samples)
+    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
+    if save:
+        keep_and_compare(settings, "database", report)
+
+
+@app.command("history")
+def history(
+    suite: Annotated[str | None, typer.Argument(help="One suite (turn, memory, extensions, database, load).")] = None,
+    metric: Annotated[str, typer.Option(help="Only metrics matching this glob.")] = "*",
+) -> None:
+    """The kept runs of each suite (newest first), metric by metric."""
+    import fnmatch
+    import time
+
+    from bench.history import BenchHistory
+    from ops.telemetry import TelemetryStore
+
+    settings = load_or_exit()
+    if not settings.database_path.exists():
+        console().print("No benchmark has been kept yet: run `sena bench database` (or another suite).")
+        return
+    store = TelemetryStore.from_path(settings.database_path)
+    try:
+        bench = BenchHistory(store, settings.bench)
+        suites = [suite] if suite else store.benchmark_suites()
+        out = console()
+        for name in suites:
+            sessions = bench.sessions(name)
+            if not sessions:
+                out.print(f"{name}: no kept runs.")
+                continue
+            stamps = [time.strftime("%m-%d %H:%M", time.localtime(s.ts)) for s in sessions]
+            table = Table("metric", *stamps, title=f"{name}: last {len(sessions)} runs, newest first")
+            for m in sorted({m for s in sessions for m in s.metrics if fnmatch.fnmatch(m, metric)}):
+                table.add_row(m, *(_fmt(s.metrics[m]) if m in s.metrics else "-" for s in sessions))
+            out.print(table)
+    finally:
+        store.close()
+
+
+@app.command("all")
+def run_all(
+    bench_file: Annotated[Path, typer.Option("--bench", help="Memory benchmark JSON.")] = Path(
+        "../shared/bench/memory_bench.json"
+    ),
+    embedded_turns: Annotated[int, typer.Option(help="Turns with the embedded model in the turn suite.")] = 2,
+) -> None:
+    """Every suite at its quick size (turn, memory without model learning, extensions, database), kept as
+    one session and compared with the previous run; exit 1 if anything regressed."""
+    import uuid
+
+    from bench.database import run as run_database
+    from bench.extensions import run as run_extensions
+    from bench.memory import run as run_memory
+    from bench.turn import run as run_turn
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    session = uuid.uuid4().hex[:12]
+    reports: dict[str, dict[str, Any]] = {}
+    reports["turn"] = asyncio.run(run_turn(settings, turns=50, embedded_turns=embedded_turns, max_tokens=48))
+    if bench_file.exists():
+        reports["memory"] = asyncio.run(run_memory(settings, bench_file, extraction_turns=0, update_probes=0))
+    else:
+        console().print(f"[yellow]memory suite skipped: no benchmark file at {bench_file} (--bench PATH).[/yellow]")
+    reports["extensions"] = run_extensions(settings, calls=300, reloads=5)
+    reports["database"] = run_database(settings)
+    print(json.dumps(reports, indent=2))  # noqa: T201 - the report is the output
+    regressed = [suite for suite, report in reports.items() if keep_and_compare(settings, suite, report, session)]
+    if regressed:
+        raise typer.Exit(1)

@@ -196,6 +196,13 @@ class TelemetrySettings(Section):
     local_traces: bool = False  # one JSON line per node span in <data_dir>/traces/YYYY-MM-DD.jsonl
 
 
+class BenchSettings(Section):
+    keep_sessions: int = Field(default=10, ge=1)  # results kept per suite
+    regression_pct: float = Field(default=20.0, gt=0)  # worse than the previous run by more than this is flagged
+    thresholds: dict[str, float] = Field(default_factory=dict)  # per metric (glob, e.g. "memory.*"): its own %
+    min_change_ms: float = Field(default=0.5, ge=0)  # time changes smaller than this are noise, never flagged
+
+
 class YamlFilesSource(PydanticBaseSettingsSource):
     """Read every known YAML file in the config directory; top-level keys are sections."""
 
@@ -236,6 +243,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    bench: BenchSettings = Field(default_factory=BenchSettings)
 
     @classmethod
     def settings_customise_sources(

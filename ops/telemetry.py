@@ -150,6 +150,30 @@ class TelemetryStore(SqliteStore):
         )
         return [dict(r) for r in reversed(rows)]
 
+    def save_benchmark(self, session_id: str, ts: float, suite: str, rows: Sequence[tuple[str, float, str]]) -> None:
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO benchmarks (session_id, ts, suite, metric, value, better) VALUES (?, ?, ?, ?, ?, ?)",
+                [(session_id, ts, suite, metric, value, better) for metric, value, better in rows],
+            )
+
+    def benchmark_rows(self, suite: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT session_id, ts, metric, value FROM benchmarks WHERE suite = ? ORDER BY id", (suite,))
+        return [dict(r) for r in rows]
+
+    def benchmark_suites(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT suite FROM benchmarks ORDER BY suite")]
+
+    def prune_benchmarks(self, suite: str, keep: int) -> None:
+        """Keep the newest `keep` sessions of `suite`."""
+        with self._tx() as conn:
+            conn.execute(
+                "DELETE FROM benchmarks WHERE suite = ? AND session_id NOT IN ("
+                " SELECT session_id FROM benchmarks WHERE suite = ? GROUP BY session_id"
+                " ORDER BY MAX(ts) DESC LIMIT ?)",
+                (suite, suite, keep),
+            )
+
     def summary(self, since: float) -> dict[str, Any]:
         """What `sena stats` and `GET /telemetry/metrics` show, over rows since `since`."""
         return summarize(self.metrics(since), self.errors(since, limit=10_000))
