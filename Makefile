@@ -8,7 +8,7 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_F
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: setup setup-dev browser chat test test-fast lint format bench clean
+.PHONY: setup setup-dev browser postgres chat test test-fast lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ browser:
 		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+# The PostgreSQL checkpointer tests start their own server on a loopback port from Debian's binaries.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo ">> Installing Debian's postgresql for the PostgreSQL checkpointer tests."; \
+		apt-get update -qq && apt-get install -y -qq postgresql; \
+	fi
+
 chat: setup
 	$(BIN)/sena chat
 
@@ -52,14 +59,14 @@ format: setup-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup-dev browser lint
+test: setup-dev browser postgres lint
 	$(BIN)/pytest
 
 test-fast: setup-dev
 	$(BIN)/pytest -m "not slow"
 
 bench: setup
-	$(BIN)/sena bench turn
+	$(BIN)/sena bench all
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

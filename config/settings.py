@@ -180,6 +180,10 @@ class APISettings(Section):
 
 class DatabaseSettings(Section):
     path: Path | None = None
+    checkpointer: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_url: str | None = None  # postgresql://user:password@host:5432/dbname
+    pool_size: int = Field(default=10, ge=1)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
 
 
 class LoggingSettings(Section):

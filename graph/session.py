@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import BaseMessage
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 
@@ -28,6 +27,7 @@ from graph.tracing import LocalTraceSink
 from ops.errors import classify
 from providers.model_files import Progress
 from providers.registry import ChatModels
+from storage.checkpointer import open_checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ async def open_sena(
     settings.database_path.parent.mkdir(parents=True, exist_ok=True)
     services = build_services(settings, progress, models)
     try:
-        async with AsyncSqliteSaver.from_conn_string(str(settings.database_path)) as saver:
+        async with open_checkpointer(settings) as saver:
             traces = LocalTraceSink(settings.data_dir / "traces") if settings.telemetry.local_traces else None
             yield Sena(build_graph(services, saver), services, traces)
         if services.learner is not None:

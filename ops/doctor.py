@@ -228,14 +228,38 @@ def extensions(settings: Settings) -> Check:
     return Check("extensions", "pass", f"{len(report.loaded)} loaded in the sandbox")
 
 
+def checkpointer(settings: Settings) -> list[Check]:
+    """With `database.checkpointer: postgres`, the server answers and LangGraph's tables are there."""
+    config = settings.database
+    if config.checkpointer != "postgres":
+        return []
+    from storage.checkpointer import POSTGRES_HINT, redact
+
+    if not config.postgres_url:
+        return [Check("checkpointer", "fail", "postgres is chosen but no URL is set", POSTGRES_HINT)]
+    import psycopg
+
+    where = redact(config.postgres_url)
+    try:
+        with psycopg.connect(config.postgres_url, connect_timeout=max(1, int(config.connect_timeout_s))) as conn:
+            found = conn.execute("SELECT to_regclass('checkpoint_migrations') IS NOT NULL").fetchone()
+    except psycopg.Error as exc:
+        return [Check("checkpointer", "fail", f"PostgreSQL at {where}: {str(exc).strip()}", POSTGRES_HINT)]
+    if not (found and found[0]):
+        return [Check("checkpointer", "pass", f"PostgreSQL at {where} answers; tables are created on first use")]
+    return [Check("checkpointer", "pass", f"PostgreSQL at {where} answers, checkpoint tables present")]
+
+
 def quick_checks(settings: Settings) -> list[Check]:
     """What `sena chat` checks before starting: cheap, no model or store opened."""
-    return [data_dir_writable(settings), database(settings), *models(settings), memory_lock(settings)]
+    base = [data_dir_writable(settings), database(settings), *checkpointer(settings)]
+    return [*base, *models(settings), memory_lock(settings)]
 
 
 def all_checks(settings: Settings) -> list[Check]:
     """Every check, the database's full integrity check first (the later checks may write to it)."""
-    checks = [data_dir_writable(settings), database(settings, quick=False), *models(settings), memory_lock(settings)]
+    base = [data_dir_writable(settings), database(settings, quick=False), *checkpointer(settings)]
+    checks = [*base, *models(settings), memory_lock(settings)]
     for run in (embedder, lambda: memory_store(settings), lambda: extensions(settings), lambda: api_port(settings)):
         checks.append(run())
     return checks

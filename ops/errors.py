@@ -149,6 +149,11 @@ def classify(exc: BaseException, where: Kind = "internal") -> SenaError:
                 "Run `sena doctor`; it says how to restore it from a backup or start a fresh one.",
             )
         return DatabaseError(f"The database failed: {text}.")
+    if type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool"):
+        return DatabaseError(
+            f"PostgreSQL failed: {text}.",
+            "Check database.postgres_url and that PostgreSQL is running (`pg_isready`); `sena doctor` checks it.",
+        )
     if where in ("llm", "internal") and any(m in text.lower() for m in CONTEXT_OVERFLOW_MARKERS):
         return ContextOverflow(f"The prompt is longer than the model's context: {text}.")
     error = KIND_ERRORS.get(where, SenaError)

@@ -67,15 +67,33 @@ def models() -> ScriptedModels:
     return ScriptedModels(fallback="fallback")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def checkpointer(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     if request.param == "memory":
         yield InMemorySaver()
-    else:
+    elif request.param == "sqlite":
         async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver:
+            yield saver
+    else:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        from tests.postgres import fresh_database
+
+        url = fresh_database(request.getfixturevalue("postgres_url"))
+        async with AsyncPostgresSaver.from_conn_string(url) as saver:
+            await saver.setup()
             yield saver
 
 
 @pytest.fixture
 def repo_root() -> Iterator[Path]:
     yield PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on loopback for the whole session (see tests/postgres.py)."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
