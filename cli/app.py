@@ -42,7 +42,7 @@ def main() -> None:
         if error.kind == "internal" and not isinstance(exc, SenaError):
             raise
         logging.getLogger("sena").debug("command failed", exc_info=True)
-        out = Console(stderr=True, highlight=False)
+        out = Console(stderr=True, highlight=False, soft_wrap=True)
         out.print(f"[red]{error.message}[/red]")
         if error.hint:
             out.print(f"[yellow]{error.hint}[/yellow]")

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from config.settings import Settings, load_settings
+from config.settings import CONFIG_FILES, Settings, config_dir, load_settings
 from graph.tracing import configure_langsmith
 from ops.errors import ConfigError
 from ops.logstore import LogStore, SqliteLogHandler
@@ -27,12 +27,21 @@ def console() -> Console:
 
 
 def load_or_exit() -> Settings:
-    """Load settings or exit with the message naming the bad key (no traceback)."""
+    """Load settings or exit with the message naming the bad key (no traceback).
+
+    With no configuration file at all, Sena runs on its defaults and says so."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/red]")
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(f"[red]{exc.message}[/red]")
+        err.print(f"[yellow]{exc.hint}[/yellow]")
         raise typer.Exit(2) from exc
+    if not (folder := config_dir()).is_dir() or not any((folder / name).exists() for name in CONFIG_FILES):
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[yellow]! No configuration files in {folder}; running on the built-in defaults.[/yellow]"
+        )
+    return settings
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

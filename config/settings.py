@@ -207,6 +207,11 @@ class BenchSettings(Section):
     min_change_ms: float = Field(default=0.5, ge=0)  # time changes smaller than this are noise, never flagged
 
 
+def config_dir() -> Path:
+    """Where the YAML files are read from: SENA_CONFIG_DIR, else the package's config folder."""
+    return Path(os.environ.get("SENA_CONFIG_DIR", CONFIG_DIR))
+
+
 class YamlFilesSource(PydanticBaseSettingsSource):
     """Read every known YAML file in the config directory; top-level keys are sections."""
 
@@ -226,7 +231,10 @@ class YamlFilesSource(PydanticBaseSettingsSource):
             try:
                 loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as exc:
-                raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+                raise ConfigError(
+                    f"{path}: not valid YAML: {exc}",
+                    "Fix the YAML at the line shown (indentation, an unclosed bracket or quote), then start again.",
+                ) from exc
             if not isinstance(loaded, dict):
                 raise ConfigError(f"{path}: expected a mapping of sections at the top level")
             merged.update(loaded)
@@ -258,8 +266,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_dir = Path(os.environ.get("SENA_CONFIG_DIR", CONFIG_DIR))
-        return (init_settings, env_settings, YamlFilesSource(settings_cls, config_dir))
+        return (init_settings, env_settings, YamlFilesSource(settings_cls, config_dir()))
 
     @property
     def data_dir(self) -> Path:

@@ -45,6 +45,24 @@ def data_dir_writable(settings: Settings) -> Check:
     return Check("data folder", "pass", f"{folder} is writable")
 
 
+LOW_DISK_MB, FULL_DISK_MB = 500, 50
+
+
+def disk_space(settings: Settings) -> Check:
+    """Free space where the data folder is: SQLite, the memory store and logs all write there."""
+    import shutil
+
+    folder = settings.data_dir
+    probe = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    free_mb = shutil.disk_usage(probe).free / 2**20
+    fix = f"Free disk space on the drive holding {folder}, or point SENA_APP__DATA_DIR at a roomier one."
+    if free_mb < FULL_DISK_MB:
+        return Check("disk space", "fail", f"{free_mb:,.0f} MB free at {probe}: writes will fail", fix)
+    if free_mb < LOW_DISK_MB:
+        return Check("disk space", "warn", f"{free_mb:,.0f} MB free at {probe}: running low", fix)
+    return Check("disk space", "pass", f"{free_mb:,.0f} MB free at {probe}")
+
+
 def database(settings: Settings, quick: bool = True) -> Check:
     path = settings.database_path
     if not path.exists():
@@ -252,13 +270,13 @@ def checkpointer(settings: Settings) -> list[Check]:
 
 def quick_checks(settings: Settings) -> list[Check]:
     """What `sena chat` checks before starting: cheap, no model or store opened."""
-    base = [data_dir_writable(settings), database(settings), *checkpointer(settings)]
+    base = [data_dir_writable(settings), disk_space(settings), database(settings), *checkpointer(settings)]
     return [*base, *models(settings), memory_lock(settings)]
 
 
 def all_checks(settings: Settings) -> list[Check]:
     """Every check, the database's full integrity check first (the later checks may write to it)."""
-    base = [data_dir_writable(settings), database(settings, quick=False), *checkpointer(settings)]
+    base = [data_dir_writable(settings), disk_space(settings), database(settings, quick=False), *checkpointer(settings)]
     checks = [*base, *models(settings), memory_lock(settings)]
     for run in (embedder, lambda: memory_store(settings), lambda: extensions(settings), lambda: api_port(settings)):
         checks.append(run())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from graph.state import SenaContext, turn_input
@@ -28,3 +29,16 @@ def nodes_run(events: list[Event]) -> list[str]:
 
 def answer_text(events: list[Event]) -> str:
     return "".join(e["text"] for e in events if e["event"] == "token")
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the filesystem refuses another byte."""
+    filler = folder / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler

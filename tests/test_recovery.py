@@ -4,8 +4,6 @@ where one can be produced (the embedded model's context, a closed memory store, 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from ops.errors import (
 )
 from tests.conftest import MODELS_DIR, SMALL_MODEL
 from tests.fakes import ScriptedModels
-from tests.helpers import answer_text, run_turn
+from tests.helpers import answer_text, fill, run_turn
 
 OVERFLOW = ValueError("Requested tokens (5123) exceed context window of 4096")
 
@@ -102,33 +100,6 @@ async def test_a_memory_store_that_stops_working_is_skipped_and_the_turn_answers
     assert "skip memory" in [e.get("strategy") for e in events if e["event"] == "recovered"]
     assert values["errors"][0]["kind"] == "memory"
     assert "recent messages only" in values["errors"][0]["message"]
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 8 MB filesystem (tmpfs) to fill up; needs root, as in CI."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write a file until the filesystem refuses another byte."""
-    filler = folder / "filler"
-    with filler.open("wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
-    return filler
 
 
 async def test_a_full_disk_stops_the_turn_with_a_clear_message_and_loses_nothing(small_disk: Path) -> None:
