@@ -71,3 +71,37 @@ def test_bench_turn_reports_figures(tmp_path: Path) -> None:
     assert report["embedded"]["ttft_ms_p50"] > 0 and report["embedded"]["direct_ttft_ms_p50"] > 0
     assert not (tmp_path / "sena.db").exists()  # benchmarks never touch the user's threads
     assert MODELS_DIR.exists()
+
+
+def test_chat_killed_mid_answer_keeps_the_message_and_finishes_the_turn_on_reopen(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    env = small_model_env(tmp_path)
+    for key in [k for k in env if k.startswith("SENA_LLM__ROLES__")]:
+        del env[key]  # the default 1.5B model: slow enough to be killed mid-answer
+    env.update(SENA_LLM__ROLES__FAST__MAX_TOKENS="400", PYTHONUNBUFFERED="1")
+    question = "Write a long story about a lighthouse keeper and a storm."
+    chat = subprocess.Popen(
+        [SENA, "chat", "--thread", "crash", "--verbose"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert chat.stdin is not None and chat.stdout is not None
+    chat.stdin.write(question + "\n")
+    chat.stdin.flush()
+    deadline, seen = time.monotonic() + 300, ""
+    while time.monotonic() < deadline and "sena>" not in seen:  # the answer has begun streaming
+        seen += chat.stdout.read(1)
+    os.kill(chat.pid, signal.SIGKILL)
+    chat.wait(30)
+    assert "> generate" in seen and "sena>" in seen, seen
+    env["SENA_LLM__ROLES__FAST__MAX_TOKENS"] = "24"
+    reopened = sena(["chat", "--thread", "crash"], "/history\n/exit\n", env)
+    assert "The last turn of this thread was interrupted; finishing it now." in reopened.stdout
+    history = reopened.stdout.split("/history shows them.")[-1]
+    assert f"you> {question}" in history and history.count("sena>") >= 2  # the finished answer, then /history
