@@ -134,3 +134,37 @@ def _integrity(path: Path) -> str:
 
     with sqlite3.connect(path) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def test_the_api_reports_a_full_disk_as_507_and_over_sse_and_keeps_the_history(small_disk: Path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    settings = load_settings(
+        app={"data_dir": small_disk},
+        memory={"long_term": False},
+        intent_routing={"use_router_model": False},
+        extensions={"watch": False},
+    )
+    models = ScriptedModels(fallback=None)
+    models.model("main").enqueue("Noted.", "Back again.")
+    # As a real server does: the error handler's response, not the exception re-raised into the test.
+    with TestClient(create_app(settings, models), raise_server_exceptions=False) as client:
+        assert client.post("/api/v1/chat", json={"message": "I like trains", "thread_id": "d"}).status_code == 200
+        filler = fill(small_disk)
+        full = client.post("/api/v1/chat", json={"message": "are you there?", "thread_id": "d"})
+        assert full.status_code == 507, full.text
+        error = full.json()["error"]
+        assert error["kind"] == "database" and "disk is full" in error["message"]
+        assert "Free some disk space" in error["hint"]
+        streamed = client.post("/api/v1/chat/stream", json={"message": "still there?", "thread_id": "d"})
+        [data] = [line[5:] for line in streamed.text.splitlines() if line.startswith("data:") and "kind" in line]
+        failure = json.loads(data)
+        assert failure["error"] == "StorageFull" and "could not be saved" in failure["hint"]
+        filler.unlink()
+        assert client.post("/api/v1/chat", json={"message": "back", "thread_id": "d"}).status_code == 200
+        history = client.get("/api/v1/chat/history", params={"thread_id": "d"}).json()
+    assert [m["content"] for m in history] == ["I like trains", "Noted.", "back", "Back again."]
