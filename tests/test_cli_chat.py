@@ -69,7 +69,12 @@ def test_bench_turn_reports_figures(tmp_path: Path) -> None:
     assert report["scripted"]["turns"] == 5
     assert set(report["scripted"]["nodes_ms_p50"]) >= {"classify_intent", "generate", "extract_learnings"}
     assert report["embedded"]["ttft_ms_p50"] > 0 and report["embedded"]["direct_ttft_ms_p50"] > 0
-    assert not (tmp_path / "sena.db").exists()  # benchmarks never touch the user's threads
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "sena.db") as db:  # only the run's figures are kept there
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "checkpoints" not in tables and "threads" not in tables  # benchmarks never touch the user's threads
+        assert db.execute("SELECT COUNT(DISTINCT session_id) FROM benchmarks WHERE suite = 'turn'").fetchone() == (1,)
     assert MODELS_DIR.exists()
 
 
