@@ -70,6 +70,7 @@ def setup_logging(settings: Settings, keep_warnings: bool = False) -> None:
                 handlers.append(SqliteLogHandler(LogStore.from_path(settings.database_path)))
         except (OSError, sqlite3.Error):
             pass  # an unwritable data folder is reported by the start-up checks, with the fix
+    logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks at the user
     lowest = min(logging.getLevelName(config.level), logging.getLevelName(config.file_level) if config.file else 50)
     logging.basicConfig(level=lowest, format=LOG_FORMAT, handlers=handlers, force=True)
     # LangSmith tracing only with a key and a reachable endpoint, so offline exits never block.

@@ -4,7 +4,7 @@
 |-------------------------------------------|--------------------------------------------|------------------|
 | model server unreachable or slow          | retry (transient errors, `llm.retries`)    | generate         |
 | prompt longer than the model's context    | `smaller_context`: same model, short prompt | generate         |
-| the role's model fails                    | `fallback_model` (`llm.fallback`)          | generate         |
+| the role's model fails                    | the fallback model (`llm.fallback`)        | generate         |
 | every model fails                         | an answer that explains the failure        | generate         |
 | memory store fails                        | `skip_memory`: recent messages only        | retrieve         |
 | an extension fails N times in a row       | `disable_extension`                        | run_extensions   |
