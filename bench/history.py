@@ -107,7 +107,8 @@ def compare(
         before = previous[metric]
         worse = after - before if better == "lower" else before - after
         pct = None if before == 0 else round((after - before) / abs(before) * 100, 1)
-        limit = next((p for pattern, p in config.thresholds.items() if fnmatch.fnmatch(metric, pattern)), None)
+        named = f"{suite}.{metric}"
+        limit = next((p for pattern, p in config.thresholds.items() if fnmatch.fnmatch(named, pattern)), None)
         limit = config.regression_pct if limit is None else limit
         is_time = "_ms" in metric
         regression = worse > 0 and (
@@ -115,7 +116,7 @@ def compare(
         )
         if is_time and worse < config.min_change_ms:
             regression = False
-        why = hint(f"{suite}.{metric}") if regression else ""
+        why = hint(named) if regression else ""
         changes.append(Change(metric, before, after, pct, better, regression, why))
     return changes
 

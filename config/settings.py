@@ -203,8 +203,8 @@ class TelemetrySettings(Section):
 class BenchSettings(Section):
     keep_sessions: int = Field(default=10, ge=1)  # results kept per suite
     regression_pct: float = Field(default=20.0, gt=0)  # worse than the previous run by more than this is flagged
-    thresholds: dict[str, float] = Field(default_factory=dict)  # per metric (glob, e.g. "memory.*"): its own %
-    min_change_ms: float = Field(default=0.5, ge=0)  # time changes smaller than this are noise, never flagged
+    thresholds: dict[str, float] = Field(default_factory=dict)  # per "suite.metric" glob: its own %
+    min_change_ms: float = Field(default=1.0, ge=0)  # time changes smaller than this are noise, never flagged
 
 
 def config_dir() -> Path:

@@ -33,7 +33,7 @@ def test_flatten_keeps_measurements_with_a_known_direction() -> None:
 
 
 def test_compare_flags_only_what_got_worse_beyond_its_threshold() -> None:
-    config = BenchSettings(regression_pct=20, thresholds={"search*": 5}, min_change_ms=0.5)
+    config = BenchSettings(regression_pct=20, thresholds={"database.search*": 5}, min_change_ms=0.5)
     before = {"turn_ms": 100.0, "fast_ms": 0.4, "search_ms": 10.0, "recall": 0.9, "failed": 0.0, "load_ms": 50.0}
     after = {"turn_ms": 130.0, "fast_ms": 0.8, "search_ms": 10.6, "recall": 0.6, "failed": 2.0, "load_ms": 55.0}
     changes = {c.metric: c for c in compare("database", before, after, config)}
