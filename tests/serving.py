@@ -26,6 +26,15 @@ def run_sena(env: dict[str, str], *args: str, stdin: str = "") -> str:
     return result.stdout
 
 
+def interactive(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """Start `sena ARGS` with piped stdin and stdout (stderr merged), to drive it line by line."""
+    process = subprocess.Popen(
+        [SENA, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert process.stdin is not None and process.stdout is not None
+    return process
+
+
 def serve_env(root: Path) -> dict[str, str]:
     """Environment for a server on the tiny embedded model, with auth on and a port of its own."""
     env = small_model_env(root / "data")

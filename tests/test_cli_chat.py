@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MODELS_DIR, small_model_env
+from tests.serving import interactive
 
 pytestmark = pytest.mark.slow
 SENA = str(Path(sys.executable).parent / "sena")
@@ -88,14 +89,7 @@ def test_chat_killed_mid_answer_keeps_the_message_and_finishes_the_turn_on_reope
         del env[key]  # the default 1.5B model: slow enough to be killed mid-answer
     env.update(SENA_LLM__ROLES__FAST__MAX_TOKENS="400", PYTHONUNBUFFERED="1")
     question = "Write a long story about a lighthouse keeper and a storm."
-    chat = subprocess.Popen(
-        [SENA, "chat", "--thread", "crash", "--verbose"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    chat = interactive(env, "chat", "--thread", "crash", "--verbose")
     assert chat.stdin is not None and chat.stdout is not None
     chat.stdin.write(question + "\n")
     chat.stdin.flush()

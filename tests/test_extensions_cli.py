@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 from tests.conftest import MODELS_DIR, small_model_env
+from tests.serving import interactive
 
 HELLO = (
     "VERSION = '{version}'\n"
@@ -61,14 +60,7 @@ def test_a_dropped_in_extension_is_usable_from_chat_and_a_broken_edit_keeps_it(t
     user = tmp_path / "user"
     user.mkdir()
     env.update(SENA_EXTENSIONS__USER_DIR=str(user), COLUMNS="250")
-    chat = subprocess.Popen(
-        [str(Path(sys.executable).parent / "sena"), "chat", "--verbose"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    chat = interactive(env, "chat", "--verbose")
     assert chat.stdin is not None and chat.stdout is not None
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(chat.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
