@@ -33,7 +33,7 @@ def keep_and_compare(settings: Settings, suite: str, report: dict[str, Any], ses
         changes = BenchHistory(store, settings.bench).keep(suite, report, session_id)
     finally:
         store.close()
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if not changes:
         err.print(f"[dim]{suite}: first kept run; the next one is compared with it.[/dim]")
         return False
