@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ops.errors import SenaError
 from storage.db import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -277,8 +278,8 @@ class Telemetry:
         ]
         self.record(metrics, records)
 
-    def failure(self, thread_id: str, error: Any) -> None:
-        """Record a turn that stopped (a `SenaError`)."""
+    def failure(self, thread_id: str, error: SenaError) -> None:
+        """Record a turn that stopped."""
         self.record([], [ErrorRecord(error.kind, type(error).__name__, str(error), False, None, thread_id)])
 
     def memory_write(self, event: dict[str, Any]) -> None:
