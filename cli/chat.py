@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from langchain_core.messages import HumanMessage
 from rich.console import Console
+from rich.markup import escape
 
 from cli.common import console, load_or_exit, model_progress, setup_logging
 from config.settings import ROLES, Settings
@@ -208,9 +209,12 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
             try:
                 await session.run_turn(line)
             except Exception as exc:  # the checkpoint keeps the message (unless the disk is full)
-                log.exception("turn failed")
-                failure = turn_failure(exc, saved=await session.sena.saved(session.thread_id, line))
+                log.info("turn failed", exc_info=True)  # the traceback goes to the log file, not the user
+                saved = await session.sena.saved(session.thread_id, line)
+                failure = turn_failure(exc, saved)
                 out.print(f"\n[red]{failure.message}[/red]\n[yellow]{failure.hint}[/yellow]")
+                if not saved:  # so it can be copied and sent again
+                    out.print(f"[dim]Not saved: {escape(line)}[/dim]")
         warm.cancel()
 
 

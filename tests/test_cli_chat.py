@@ -104,3 +104,45 @@ def test_chat_killed_mid_answer_keeps_the_message_and_finishes_the_turn_on_reope
     assert "The last turn of this thread was interrupted; finishing it now." in reopened.stdout
     history = reopened.stdout.split("/history shows them.")[-1]
     assert f"you> {question}" in history and history.count("sena>") >= 2  # the finished answer, then /history
+
+
+@pytest.mark.parametrize("small_disk", [64], indirect=True)  # over doctor's 50 MB floor, so chat starts
+def test_chat_on_a_full_disk_says_so_keeps_the_text_and_goes_on_once_freed(small_disk: Path) -> None:
+    import time
+
+    from tests.helpers import fill
+
+    env = small_model_env(small_disk)
+    env.update(SENA_MEMORY__LONG_TERM="false", PYTHONUNBUFFERED="1")
+    chat = interactive(env, "chat", "--thread", "disk")
+    assert chat.stdin is not None and chat.stdout is not None
+    seen = ""
+
+    def send_and_wait(text: str | None, until: str) -> str:
+        """Send a line (None: nothing), then read until `until` appears in what follows."""
+        nonlocal seen
+        assert chat.stdin is not None and chat.stdout is not None
+        if text is not None:
+            chat.stdin.write(text + "\n")
+            chat.stdin.flush()
+        start, deadline = len(seen), time.monotonic() + 300
+        while until not in seen[start:] and time.monotonic() < deadline:
+            if not (char := chat.stdout.read(1)):
+                break  # the chat ended
+            seen += char
+        return seen[start:]
+
+    send_and_wait(None, "you>")  # the first prompt
+    assert "sena>" in send_and_wait("hello", "you>")
+    filler = fill(small_disk)
+    stopped = send_and_wait("my disk is full", "you>")
+    assert "The turn stopped: The disk is full" in stopped and "Free some disk space" in stopped
+    assert "could not be saved" in stopped and "Not saved: my disk is full" in stopped
+    filler.unlink()
+    assert "sena>" in send_and_wait("it is fixed now", "you>")
+    history = send_and_wait("/history", "you> it is fixed now")  # the history, up to the last message
+    chat.stdin.write("/exit\n")
+    chat.stdin.close()
+    chat.wait(60)
+    assert "you> hello" in history and history.endswith("you> it is fixed now")
+    assert "you> my disk is full" not in history and "Traceback" not in seen
