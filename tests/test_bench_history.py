@@ -60,6 +60,7 @@ def test_only_the_last_sessions_are_kept_newest_first(tmp_path: Path) -> None:
 
 def test_sena_bench_keeps_runs_and_flags_a_regression_with_a_hint(tmp_path: Path) -> None:
     env = small_model_env(tmp_path / "data")
+    env["SENA_BENCH__MIN_CHANGE_MS"] = "0.1"  # these SQLite operations take under 1 ms (the default floor)
     bench = [sys.executable, "-m", "cli", "bench", "database", "--samples", "30"]
     first = subprocess.run(bench, capture_output=True, text=True, env=env, timeout=120)
     assert first.returncode == 0, first.stderr
