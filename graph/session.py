@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import BaseMessage
 from langgraph.graph.state import CompiledStateGraph
@@ -66,17 +66,22 @@ class Sena:
         telemetry = self.services.telemetry
         started = time.perf_counter()
         measured: list[Event] = []
+        final: dict[str, Any] = {}  # the state after the last step, streamed (no checkpoint read)
         try:
             if self.services.log is not None:
                 await asyncio.to_thread(self.services.log.touch_thread, thread_id)
             graph_input = turn_input(text) if text is not None else None
             run_id = str(uuid.uuid4())
-            async for event in self.graph.astream(
+            async for mode, chunk in self.graph.astream(
                 graph_input,
                 self._config(thread_id),
                 context=self.context(thread_id, model_overrides, extensions),
-                stream_mode="custom",
+                stream_mode=["custom", "values"],
             ):
+                if mode == "values":
+                    final = cast(dict[str, Any], chunk)
+                    continue
+                event = cast(Event, chunk)
                 if self.traces is not None:
                     self.traces.write(run_id, event)
                 if event["event"] in ("memory_search", "recovered"):
@@ -87,8 +92,7 @@ class Sena:
                 telemetry.failure(thread_id, classify(exc))
             raise
         if telemetry is not None:
-            values = (await self.state(thread_id)).values
-            telemetry.turn(thread_id, values, measured, (time.perf_counter() - started) * 1000)
+            telemetry.turn(thread_id, final, measured, (time.perf_counter() - started) * 1000)
 
     async def state(self, thread_id: str) -> StateSnapshot:
         return await self.graph.aget_state(self._config(thread_id))
