@@ -54,6 +54,13 @@ def keep_and_compare(settings: Settings, suite: str, report: dict[str, Any], ses
     return bool(regressions)
 
 
+def publish(settings: Settings, suite: str, report: dict[str, Any], save: bool) -> None:
+    """Print the report as JSON on stdout and, with `save`, keep it and compare it with the last run."""
+    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
+    if save:
+        keep_and_compare(settings, suite, report)
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 100 else f"{value:,.1f}"
@@ -80,9 +87,7 @@ def memory(
         console().print(f"[red]No benchmark file at {bench_file}; pass --bench PATH.[/red]")
         raise typer.Exit(2)
     report = asyncio.run(run(settings, bench_file, extraction_turns=extraction_turns, update_probes=update_probes))
-    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
-    if save:
-        keep_and_compare(settings, "memory", report)
+    publish(settings, "memory", report, save)
 
 
 @app.command("turn")
@@ -132,9 +137,7 @@ def extensions(
     settings = load_or_exit()
     setup_logging(settings)
     report = run(settings, calls=calls, reloads=reloads)
-    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
-    if save:
-        keep_and_compare(settings, "extensions", report)
+    publish(settings, "extensions", report, save)
 
 
 @app.command("load")
@@ -158,9 +161,7 @@ def load(
         bench_settings.intent_routing.use_router_model = False
         bench_settings.memory.long_term = False  # the instant model cannot extract facts; measure the server
         report = run_load(bench_settings, InstantModels(), clients=clients, turns=turns)
-    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
-    if save:
-        keep_and_compare(settings, "load", report)
+    publish(settings, "load", report, save)
 
 
 @app.command("database")
@@ -174,9 +175,7 @@ def database(
     settings = load_or_exit()
     setup_logging(settings)
     report = run(settings, samples=samples)
-    print(json.dumps(report, indent=2))  # noqa: T201 - the report is the output
-    if save:
-        keep_and_compare(settings, "database", report)
+    publish(settings, "database", report, save)
 
 
 @app.command("history")
