@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from config.settings import Settings
 from extensions.capabilities import Capabilities
+from extensions.confirmations import Confirmations
 from extensions.registry import ExtensionRecord, ExtensionRegistry
 from extensions.sandbox import ExtensionFailed, ExtensionInvalid, Limits, Sandbox
 from extensions.spec import ExtensionSpec, Origin, SpecError, read_spec
@@ -117,7 +118,11 @@ class SandboxHost:
             ("generated", settings.generated_extensions_dir),
         ]
         limits = Limits(**self.config.limits.model_dump())
-        capabilities = Capabilities(self.config, settings.workspace_dir, self.granted)
+        self.confirmations = Confirmations()
+        self.confirmations.listeners.append(
+            lambda p: self._emit("confirmation_needed", id=p.id, name=p.extension, action=p.action, target=p.target)
+        )
+        capabilities = Capabilities(self.config, settings.workspace_dir, self.granted, self.confirmations)
         self.sandbox = sandbox or Sandbox(frozenset(self.config.allowed_imports), limits, capabilities)
         self._specs: dict[str, ExtensionSpec] = {}
         self._lock = threading.RLock()
@@ -198,7 +203,7 @@ class SandboxHost:
     def _install(self, spec: ExtensionSpec, rejected: dict[str, str]) -> bool:
         try:
             self._specs[spec.name] = spec  # grants are looked up while the module body runs
-            self.sandbox.load(spec.name, spec.digest, spec.source)
+            self.sandbox.load(spec.name, spec.digest, spec.source, group="core" if spec.origin == "core" else None)
         except ExtensionFailed as exc:
             self._specs.pop(spec.name, None)
             rejected[spec.name] = str(exc)

@@ -87,10 +87,44 @@ def test_file_manager_stays_inside_the_workspace(tmp_path: Path) -> None:
     for sneaky in ["../secret.txt", "/etc/passwd", "link", "dirlink/secret.txt"]:
         with pytest.raises(ExtensionFailed, match="outside the workspace"):
             run(host, "file_manager", action="read", path=sneaky)
-    with pytest.raises(ExtensionInvalid, match="explicit confirmation"):
-        run(host, "file_manager", action="delete", path="notes/todo.txt")
-    assert run(host, "file_manager", action="delete", path="notes/todo.txt", confirm=True) == "Deleted notes/todo.txt."
-    assert not (tmp_path / "ws" / "notes" / "todo.txt").exists() and outside.exists()
+    host.close()
+
+
+def test_a_delete_waits_for_the_user_whatever_the_extension_says(tmp_path: Path) -> None:
+    host = make_host(tmp_path)
+    run(host, "file_manager", action="write", path="notes/todo.txt", content="milk")
+    target = tmp_path / "ws" / "notes" / "todo.txt"
+    answer = run(host, "file_manager", action="delete", path="notes/todo.txt", confirm=True)
+    [pending] = host.confirmations.pending()
+    assert answer == f"Deleting notes/todo.txt needs your confirmation: type /confirm {pending.id} to delete it."
+    assert target.exists(), "the extension's own confirm=True deleted the file"
+    assert pending.extension == "file_manager" and pending.target == "notes/todo.txt"
+
+    run(host, "file_manager", action="delete", path="notes/todo.txt")
+    denied = host.confirmations.pending()[-1]
+    host.confirmations.deny(denied.id)
+    assert target.exists()
+    assert host.confirmations.approve(pending.id) == "Deleted notes/todo.txt."
+    assert not target.exists()
+    with pytest.raises(KeyError, match="no pending action"):
+        host.confirmations.approve(pending.id)  # once only
+    host.close()
+
+
+def test_an_approved_delete_still_cannot_leave_the_workspace(tmp_path: Path) -> None:
+    """The path is checked again when the user approves: a symlink swapped in meanwhile is refused."""
+    host = make_host(tmp_path)
+    outside = tmp_path / "keep.txt"
+    outside.write_text("precious")
+    run(host, "file_manager", action="write", path="victim.txt", content="x")
+    run(host, "file_manager", action="delete", path="victim.txt")
+    [pending] = host.confirmations.pending()
+    victim = tmp_path / "ws" / "victim.txt"
+    victim.unlink()
+    victim.symlink_to(outside)
+    with pytest.raises(PermissionError, match="outside the workspace"):
+        host.confirmations.approve(pending.id)
+    assert outside.read_text() == "precious"
     host.close()
 
 
@@ -105,8 +139,23 @@ def test_web_search_says_when_unconfigured_and_queries_the_backend_when_set(tmp_
 
 def test_web_search_backend_cannot_be_swapped_for_another_host(tmp_path: Path, searx: str) -> None:
     host = make_host(tmp_path, settings={"web_search": {"url": searx}})
-    with pytest.raises(PermissionError, match="only the configured search backend"):
-        host.sandbox.capabilities("web_search", "http_get", ("http://127.0.0.1:1/steal",), {})
+    port = searx.split(":")[2].split("/")[0]
+    for url in [
+        "http://127.0.0.1:1/steal",
+        f"http://127.0.0.1:{port}@evil.test/search",
+        f"http://127.0.0.1:{port}/search@evil.test",
+        f"http://127.0.0.1:{port}/search.evil",
+        f"http://127.0.0.1:{port}/search/../admin",
+        f"http://127.0.0.1:{port}/search/%2e%2e/admin",
+        f"http://user:pw@127.0.0.1:{port}/search",
+        f"https://127.0.0.1:{port}/search",
+        f"http://127.0.0.1.evil.test:{port}/search",
+        f"http://localhost:{port}/search",
+        f"file:///etc/passwd",
+    ]:
+        with pytest.raises(PermissionError, match="only the configured search backend"):
+            host.sandbox.capabilities("web_search", "http_get", (url,), {})
+    assert host.sandbox.capabilities("web_search", "http_get", (searx + "/sub",), {"params": {"q": "ok"}})
     host.close()
 
 

@@ -2,7 +2,7 @@
 
 import sena
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 METADATA = {
     "name": "file_manager",
     "description": "list, read, write or delete files in the workspace folder",
@@ -11,7 +11,6 @@ METADATA = {
         "action": {"type": "string", "description": "one of: list, read, write, delete", "required": True},
         "path": {"type": "string", "description": "a path relative to the workspace, e.g. notes/todo.txt"},
         "content": {"type": "string", "description": "the text to write (write only)"},
-        "confirm": {"type": "boolean", "description": "true only if the user explicitly confirmed a delete"},
     },
     "requires": [],
     "permissions": ["workspace"],
@@ -25,8 +24,6 @@ def validate(user_input, **kwargs):
         return False, "say whether to list, read, write or delete a file"
     if action != "list" and not kwargs.get("path"):
         return False, f"which file should I {action}?"
-    if action == "delete" and kwargs.get("confirm") is not True:
-        return False, f"deleting {kwargs.get('path')} needs your explicit confirmation"
     return True, ""
 
 
@@ -44,5 +41,5 @@ def execute(user_input, context, **kwargs):
     if action == "write":
         written = sena.write_file(path, kwargs.get("content") or "")
         return f"Wrote {written} characters to {path}."
-    sena.delete_file(path, confirm=True)
-    return f"Deleted {path}."
+    asked = sena.delete_file(path)  # only asks: the user confirms it themselves
+    return f"Deleting {path} needs your confirmation: type {asked['confirm']} to delete it."

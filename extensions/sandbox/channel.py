@@ -1,0 +1,25 @@
+"""JSON messages over a connection, both ways: neither side ever unpickles what the other sent."""
+
+from __future__ import annotations
+
+import json
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+class Channel:
+    def __init__(self, conn: Connection, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self.conn = conn
+        self.max_bytes = max_bytes
+
+    def send(self, message: Any) -> None:
+        self.conn.send_bytes(json.dumps(message, default=str).encode())
+
+    def recv(self) -> Any:
+        return json.loads(self.conn.recv_bytes(self.max_bytes))
+
+    def poll(self, timeout: float) -> bool:
+        return self.conn.poll(timeout)
+
+    def close(self) -> None:
+        self.conn.close()

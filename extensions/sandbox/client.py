@@ -1,0 +1,279 @@
+"""The host's side: worker processes, one per trust group, and the requests they serve.
+
+A `Worker` is one sandboxed process (extensions/sandbox/worker.py) serving one request at a
+time over a socket pair. It starts with an empty environment (no `SENA_*`, no secrets) in a
+scratch folder of its own, with no descriptor but its channel. A call that runs past its
+wall-clock timeout gets the worker killed and a fresh one started, into which the group's
+extensions are loaded again.
+
+`Sandbox` keeps the workers apart by trust: the core extensions share one worker; each user
+or generated extension gets its own, so an escape from one cannot use another's grants.
+Capability requests are answered for the extension the host dispatched, never for a name the
+worker reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from extensions.sandbox.channel import Channel
+from extensions.sandbox.confine import NOBODY, Limits
+from extensions.sandbox.errors import ExtensionFailed, ExtensionInvalid, ExtensionTimeout
+
+log = logging.getLogger(__name__)
+
+CapabilityHandler = Callable[[str, str, tuple[Any, ...], dict[str, Any]], Any]
+"""(extension name, operation, args, kwargs) -> result; raises PermissionError when refused."""
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from extensions.sandbox.worker import main; main(int(sys.argv[2]))"
+PASSED_ENV = ("TZ",)
+"""The only host variables a worker sees (besides LANG): none of them a secret."""
+
+
+def worker_env() -> dict[str, str]:
+    env = {"LANG": "C.UTF-8"}
+    env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    return env
+
+
+class Worker:
+    """One sandboxed process and the extensions loaded into it; safe to share between threads."""
+
+    def __init__(
+        self, group: str, allowed: frozenset[str], limits: Limits, capabilities: CapabilityHandler, raw: bool = False
+    ) -> None:
+        self.group = group
+        self.allowed = allowed
+        self.limits = limits
+        self.capabilities = capabilities
+        self.raw_allowed = raw
+        self.facts: dict[str, Any] = {}
+        self.respawns = 0
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Channel | None = None
+        self._scratch: str | None = None
+        self._loaded: dict[str, tuple[str, str]] = {}  # name -> (digest, source), replayed on respawn
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._loaded)
+
+    def _start(self) -> Channel:
+        scratch = tempfile.mkdtemp(prefix=f"sena-ext-{self.group}-")
+        if os.getuid() == 0:
+            os.chown(scratch, NOBODY, NOBODY)
+        ours, theirs = socket.socketpair()
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-c", BOOT, str(ROOT), str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=worker_env(),
+            cwd=scratch,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        theirs.close()
+        conn = Channel(Connection(ours.detach()))
+        self._process, self._conn, self._scratch = process, conn, scratch
+        conn.send({"limits": asdict(self.limits), "allowed": sorted(self.allowed), "raw": self.raw_allowed})
+        if not conn.poll(30):
+            self._kill()
+            raise ExtensionFailed("the extension worker did not start within 30 s")
+        try:
+            status, detail = conn.recv()
+        except (EOFError, OSError):
+            self._kill()
+            raise ExtensionFailed("the extension worker exited while starting") from None
+        if status != "ready":
+            self._kill()
+            raise ExtensionFailed(f"the extension worker refused to start: {detail}")
+        self.facts = detail
+        for name, (digest, source) in self._loaded.items():
+            self._request(("load", name, digest, source), name)
+        return conn
+
+    def _connection(self) -> Channel:
+        if self._conn is None or self._process is None or self._process.poll() is not None:
+            if self._process is not None:
+                self.respawns += 1
+                log.warning("extension worker %s gone; starting a new one", self.group)
+                self._kill()
+            return self._start()
+        return self._conn
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(5)
+        if self._conn is not None:
+            self._conn.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self._process, self._conn, self._scratch = None, None, None
+
+    def _request(self, message: tuple[Any, ...], name: str) -> Any:
+        """Send one request; answer the worker's capability calls as `name`; return the result."""
+        conn = self._conn if self._conn is not None else self._connection()
+        conn.send(message)
+        deadline = time.monotonic() + self.limits.wall_seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not conn.poll(remaining):
+                self._kill()
+                self.respawns += 1
+                raise ExtensionTimeout(f"{name} ran longer than {self.limits.wall_seconds:g} s and was stopped")
+            try:
+                reply = conn.recv()
+            except (EOFError, OSError, ValueError):
+                self._kill()
+                raise ExtensionFailed(f"{name} crashed the extension worker (it has been restarted)") from None
+            if reply[0] == "cap":
+                conn.send(self._capability(name, reply))
+                continue
+            status, *rest = reply
+            if status == "ok":
+                return rest[0]
+            if status == "invalid":
+                raise ExtensionInvalid(rest[0])
+            error, text = rest
+            raise ExtensionFailed(f"{name} failed: {error}: {text}")
+
+    def _capability(self, name: str, reply: list[Any]) -> tuple[str, Any]:
+        try:
+            _, op, args, kwargs = reply
+            if not isinstance(op, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ValueError("a malformed capability request")
+            return "ok", self.capabilities(name, op, tuple(args), kwargs)
+        except PermissionError as exc:
+            return "denied", str(exc)
+        except Exception as exc:
+            return "error", f"{type(exc).__name__}: {exc}"
+
+    def load(self, name: str, digest: str, source: str) -> None:
+        """Run the module body in the worker (definitions only, by validation)."""
+        with self._lock:
+            self._connection()
+            self._request(("load", name, digest, source), name)
+            self._loaded[name] = (digest, source)
+
+    def unload(self, name: str) -> None:
+        with self._lock:
+            if self._loaded.pop(name, None) is not None and self._conn is not None:
+                self._request(("unload", name, ""), name)
+
+    def call(self, name: str, digest: str, user_input: str, context: Mapping[str, Any], kwargs: dict[str, Any]) -> str:
+        with self._lock:
+            self._connection()
+            return str(self._request(("call", name, digest, user_input, dict(context), kwargs), name))
+
+    def raw(self, name: str, code: str) -> str:
+        """Test hook: run unrestricted Python in the confined worker, as extension `name`."""
+        with self._lock:
+            self._connection()
+            return str(self._request(("raw", name, "", code), name))
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
+
+
+class Sandbox:
+    """Workers by trust group: `load(..., group="core")` shares the core worker; no group, its own."""
+
+    def __init__(
+        self,
+        allowed_imports: frozenset[str],
+        limits: Limits,
+        capabilities: CapabilityHandler,
+        test_hooks: bool = False,
+    ) -> None:
+        self.allowed = allowed_imports
+        self.limits = limits
+        self.capabilities = capabilities
+        self.test_hooks = test_hooks
+        self._lock = threading.Lock()
+        self._workers: dict[str, Worker] = {}
+        self._group_of: dict[str, str] = {}
+
+    def worker(self, name: str) -> Worker:
+        """The worker extension `name` is loaded in."""
+        with self._lock:
+            return self._workers[self._group_of[name]]
+
+    def _worker_for(self, name: str, group: str | None) -> Worker:
+        key = group or f"ext-{name}"
+        with self._lock:
+            previous = self._group_of.get(name)
+            if previous is not None and previous != key:
+                self._workers[previous]._loaded.pop(name, None)
+            if key not in self._workers:
+                self._workers[key] = Worker(key, self.allowed, self.limits, self.capabilities, self.test_hooks)
+            self._group_of[name] = key
+            return self._workers[key]
+
+    def load(self, name: str, digest: str, source: str, group: str | None = None) -> None:
+        self._worker_for(name, group).load(name, digest, source)
+
+    def unload(self, name: str) -> None:
+        with self._lock:
+            key = self._group_of.pop(name, None)
+            worker = self._workers.get(key) if key else None
+        if worker is None:
+            return
+        worker.unload(name)
+        if not worker.names:  # a worker of its own: nothing left to serve
+            with self._lock:
+                self._workers.pop(worker.group, None)
+            worker.close()
+
+    def call(self, name: str, digest: str, user_input: str, context: Mapping[str, Any], kwargs: dict[str, Any]) -> str:
+        try:
+            worker = self.worker(name)
+        except KeyError:
+            raise ExtensionFailed(f"{name} is not loaded in the sandbox") from None
+        return worker.call(name, digest, user_input, context, kwargs)
+
+    def raw(self, name: str, code: str, group: str | None = None) -> str:
+        if not self.test_hooks:
+            raise PermissionError("raw code runs only in a sandbox built with test_hooks=True")
+        worker = self._worker_for(name, group)
+        return worker.raw(name, code)
+
+    @property
+    def respawns(self) -> int:
+        return sum(w.respawns for w in list(self._workers.values()))
+
+    @property
+    def worker_facts(self) -> dict[str, Any]:
+        """What confines the workers (the same for each; the first started one's report)."""
+        return next((w.facts for w in list(self._workers.values()) if w.facts), {})
+
+    def groups(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {key: worker.names for key, worker in self._workers.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+            self._group_of.clear()
+        for worker in workers:
+            worker.close()
