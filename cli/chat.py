@@ -32,7 +32,8 @@ HELP = """Commands:
   /history              show this thread's messages
   /verbose              toggle node events
   /ext                  list the extensions
-  /ext NAME MESSAGE     run extension NAME on MESSAGE (parameters are taken from it)"""
+  /ext NAME MESSAGE     run extension NAME on MESSAGE (parameters are taken from it)
+  /confirm [ID]         allow what an extension asked for (a delete); /deny [ID] refuses it"""
 
 
 @dataclass
@@ -77,6 +78,11 @@ class ChatSession:
             self.out.print(f"[yellow](extension {event['name']} did not load: {event['error']}{kept})[/yellow]")
         elif event["event"] == "extension_removed":
             self.out.print(f"[dim](extension {event['name']} removed)[/dim]")
+        elif event["event"] == "confirmation_needed":
+            what = f"{event['name']} wants to {event['action'].replace('_', ' ')} {event['target']}"
+            self.out.print(
+                f"\n[yellow]! {what}: /confirm {event['id']} allows it, /deny {event['id']} refuses.[/yellow]"
+            )
 
     async def run_turn(self, text: str | None, extensions: tuple[str, ...] = ()) -> None:
         if text is not None and await self.sena.interrupted(self.thread_id):
@@ -112,6 +118,8 @@ class ChatSession:
             self.switch_model(args)
         elif name == "/ext":
             await self.run_extension(args)
+        elif name in ("/confirm", "/deny"):
+            self.answer_confirmation(name == "/confirm", args)
         else:
             self.out.print(f"Unknown command {name}. Type /help.")
         return True
@@ -124,6 +132,25 @@ class ChatSession:
             self.out.print(f"[red]No active extension {args[0]!r}.[/red] /ext lists them.")
         else:
             await self.run_turn(" ".join(args[1:]) or args[0], extensions=(args[0],))
+
+    def answer_confirmation(self, approve: bool, args: list[str]) -> None:
+        host = self.sena.services.extensions
+        if not isinstance(host, SandboxHost):
+            self.out.print("Extensions are off; nothing waits for confirmation.")
+            return
+        pending = host.confirmations.pending()
+        chosen = args[0] if args else pending[0].id if len(pending) == 1 else None
+        if chosen is None:
+            listed = "; ".join(f"{p.id}: {p.question}" for p in pending) or "nothing is waiting"
+            self.out.print(f"Which one? {listed}")
+            return
+        try:
+            if approve:
+                self.out.print(host.confirmations.approve(chosen))
+            else:
+                self.out.print(f"Cancelled: {host.confirmations.deny(chosen).question}.")
+        except (KeyError, PermissionError, FileNotFoundError) as exc:
+            self.out.print(f"[red]Not done: {exc.args[0] if isinstance(exc, KeyError) else exc}[/red]")
 
     def switch_model(self, args: list[str]) -> None:
         models = self.sena.services.models

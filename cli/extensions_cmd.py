@@ -120,6 +120,12 @@ def run(
             console().print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
         print(output)  # noqa: T201 - the extension's output is the command's output
+        for pending in host.confirmations.pending():  # asked here, of the person at the terminal
+            if typer.confirm(f"{pending.question}. Allow it?", default=False):
+                console().print(host.confirmations.approve(pending.id))
+            else:
+                host.confirmations.deny(pending.id)
+                console().print("Cancelled.")
 
 
 @app.command()

@@ -20,7 +20,8 @@ REMOTE_HELP = """Commands (over the API):
   /thread [NAME]        show the current thread, or switch to NAME
   /history              show this thread's messages
   /verbose              toggle node events
-  /ext NAME MESSAGE     run extension NAME on MESSAGE"""
+  /ext NAME MESSAGE     run extension NAME on MESSAGE
+  /confirm [ID]         allow what an extension asked for (a delete); /deny [ID] refuses it"""
 
 
 class RemoteError(RuntimeError):
@@ -83,6 +84,27 @@ class RemoteChat:
                     self.out.print(f"[dim]< {data['node']} {data['duration_ms']:.1f} ms{summary}[/dim]")
         sys.stdout.write("\n")
         sys.stdout.flush()
+        for pending in self.pending():
+            self.out.print(
+                f"[yellow]! {pending['question']}: /confirm {pending['id']} allows it, "
+                f"/deny {pending['id']} refuses.[/yellow]"
+            )
+
+    def pending(self) -> list[dict[str, Any]]:
+        response = self.client.get("/api/v1/extensions/confirmations")
+        return response.json() if response.status_code == 200 else []
+
+    def answer(self, approve: bool, args: list[str]) -> None:
+        pending = self.pending()
+        chosen = args[0] if args else pending[0]["id"] if len(pending) == 1 else None
+        if chosen is None:
+            listed = "; ".join(f"{p['id']}: {p['question']}" for p in pending) or "nothing is waiting"
+            self.out.print(f"Which one? {listed}")
+            return
+        response = self.client.post(f"/api/v1/extensions/confirmations/{chosen}", json={"approve": approve})
+        if response.status_code != 200:
+            raise self._error(response)
+        self.out.print(response.json()["message"])
 
     def history(self) -> None:
         response = self.client.get("/api/v1/chat/history", params={"thread_id": self.thread_id})
@@ -109,6 +131,8 @@ class RemoteChat:
             self.history()
         elif name == "/ext" and args:
             self.turn(" ".join(args[1:]) or args[0], [args[0]])
+        elif name in ("/confirm", "/deny"):
+            self.answer(name == "/confirm", args)
         else:
             self.out.print(f"Unknown command {name} over the API. Type /help.")
         return True

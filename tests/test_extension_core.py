@@ -151,7 +151,7 @@ def test_web_search_backend_cannot_be_swapped_for_another_host(tmp_path: Path, s
         f"https://127.0.0.1:{port}/search",
         f"http://127.0.0.1.evil.test:{port}/search",
         f"http://localhost:{port}/search",
-        f"file:///etc/passwd",
+        "file:///etc/passwd",
     ]:
         with pytest.raises(PermissionError, match="only the configured search backend"):
             host.sandbox.capabilities("web_search", "http_get", (url,), {})

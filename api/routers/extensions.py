@@ -27,6 +27,10 @@ class Toggle(BaseModel):
     enabled: bool
 
 
+class Answer(BaseModel):
+    approve: bool = Field(description="true performs the action; false drops it")
+
+
 @router.get("")
 async def extensions(host: ExtensionsDep) -> list[dict[str, Any]]:
     records = await asyncio.to_thread(host.records)
@@ -61,3 +65,27 @@ async def toggle(name: str, body: Toggle, host: ExtensionsDep) -> dict[str, Any]
     except KeyError as exc:
         raise HTTPException(404, str(exc.args[0])) from exc
     return {"name": name, "enabled": body.enabled}
+
+
+@router.get("/confirmations")
+async def confirmations(host: ExtensionsDep) -> list[dict[str, Any]]:
+    """Actions extensions asked for that wait for the user (a delete, for instance)."""
+    return [{**asdict(p), "question": p.question} for p in host.confirmations.pending()]
+
+
+@router.post("/confirmations/{action_id}")
+async def confirm(action_id: str, body: Answer, host: ExtensionsDep) -> dict[str, Any]:
+    """The user's answer to one pending action: approve performs it now, in the host."""
+    try:
+        if not body.approve:
+            host.confirmations.deny(action_id)
+            return {"id": action_id, "done": False, "message": "Cancelled."}
+        return {
+            "id": action_id,
+            "done": True,
+            "message": await asyncio.to_thread(host.confirmations.approve, action_id),
+        }
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from exc
+    except (PermissionError, FileNotFoundError) as exc:
+        raise HTTPException(409, f"Not done: {exc}") from exc
