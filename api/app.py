@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.events import BusLogHandler, EventBus
 from api.routers import chat, debug, extensions, memory, telemetry, threads
-from api.security import RateLimiter, error_response, guard
+from api.security import Guard, error_response
 from api.turns import TurnRunner
 from config.settings import Settings, load_settings
 from extensions.host import SandboxHost
@@ -62,9 +62,7 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
         description="Chat, history, memory, extensions, debug feed and telemetry of a local Sena.",
         lifespan=lifespan,
     )
-    app.middleware("http")(
-        guard(settings.api.auth_token, RateLimiter(settings.api.rate_limit_per_minute), settings.api.max_body_bytes)
-    )
+    app.add_middleware(Guard, settings=settings.api)  # CORS, added after, answers preflights first
     if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,

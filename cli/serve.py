@@ -34,4 +34,6 @@ def serve(
         port=bind_port,
         log_level=settings.logging.level.lower(),
         timeout_graceful_shutdown=5,
+        proxy_headers=bool(settings.api.trusted_proxies),  # X-Forwarded-For only from listed proxies
+        forwarded_allow_ips=settings.api.trusted_proxies or None,
     )

@@ -171,7 +171,9 @@ class APISettings(Section):
     port: int = Field(default=8000, ge=1, le=65535)
     auth_token: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
-    rate_limit_per_minute: int = Field(default=120, ge=0)  # per client; 0 = off
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])  # "*": any
+    trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For names the client
+    rate_limit_per_minute: int = Field(default=120, ge=0)  # per identity; 0 = off
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     feed_buffer: int = Field(default=1000, ge=10)  # events kept for Last-Event-ID resumption
     feed_queue: int = Field(default=256, ge=8)  # per subscriber; a slower client is dropped

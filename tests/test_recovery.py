@@ -152,7 +152,7 @@ def test_the_api_reports_a_full_disk_as_507_and_over_sse_and_keeps_the_history(s
     models = ScriptedModels(fallback=None)
     models.model("main").enqueue("Noted.", "Back again.")
     # As a real server does: the error handler's response, not the exception re-raised into the test.
-    with TestClient(create_app(settings, models), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings, models), raise_server_exceptions=False, base_url="http://127.0.0.1") as client:
         assert client.post("/api/v1/chat", json={"message": "I like trains", "thread_id": "d"}).status_code == 200
         filler = fill(small_disk)
         full = client.post("/api/v1/chat", json={"message": "are you there?", "thread_id": "d"})
