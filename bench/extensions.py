@@ -1,8 +1,11 @@
 """`sena bench extensions`: sandbox call overhead, load time, and hot-reload latency.
 
 - call overhead: a trivial extension called through the host (validate, sandbox round trip,
-  registry update) on a warm worker, p50/p95; and the bare sandbox round trip alone;
-- load time: discover, validate and load every configured extension into a fresh worker;
+  registry update) on a warm worker, p50/p95; the bare round trip to a user extension's own
+  worker, and to the shared core worker;
+- isolation cost: starting one more worker (a user or generated extension's own), and the
+  memory each worker holds (RSS);
+- load time: discover, validate and load every configured extension into fresh workers;
 - hot reload: from writing a new version of a file to that version answering, through the
   real watchdog observer (includes the debounce interval, reported separately).
 """
@@ -65,6 +68,7 @@ def run(settings: Settings, calls: int = 300, reloads: int = 10) -> dict[str, An
             through_host.append((time.perf_counter() - t) * 1000)
         report["sandbox_round_trip_ms"] = summary(bare)
         report["host_call_ms"] = summary(through_host)
+        report.update(isolation(host, calls))
 
         debounce = bench_settings.extensions.reload_debounce_s
         watcher = ExtensionWatcher([user], host.reload_file, debounce)
@@ -82,3 +86,31 @@ def run(settings: Settings, calls: int = 300, reloads: int = 10) -> dict[str, An
         report["hot_reload_ms"] = {**summary(latencies), "debounce_ms": debounce * 1000}
         host.close()
     return report
+
+
+def isolation(host: SandboxHost, calls: int) -> dict[str, Any]:
+    """What one worker per user extension costs: a start, its memory, and the core worker's round trip."""
+    import psutil
+
+    source = ECHO.format(version="core")
+    host.sandbox.load("bench_core_echo", "core", source, group="core")
+    core = []
+    for i in range(calls):
+        t = time.perf_counter()
+        host.sandbox.call("bench_core_echo", "core", f"call {i}", {}, {})
+        core.append((time.perf_counter() - t) * 1000)
+    starts = []
+    for i in range(5):
+        t = time.perf_counter()
+        host.sandbox.load(f"bench_own_{i}", "own", source)
+        starts.append((time.perf_counter() - t) * 1000)
+    pid = host.sandbox.worker("bench_own_0").pid
+    rss = psutil.Process(pid).memory_info().rss / 2**20 if pid else 0.0
+    for i in range(5):
+        host.sandbox.unload(f"bench_own_{i}")
+    return {
+        "core_round_trip_ms": summary(core),
+        "worker_start_ms": summary(starts),
+        "worker_rss_mb": round(rss, 1),
+        "workers": len(host.sandbox.groups()),
+    }

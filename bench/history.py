@@ -32,6 +32,7 @@ DIRECTIONS: tuple[tuple[str, Better | None], ...] = (
     ("*lost*", "lower"),
     ("*missing*", "lower"),
     ("*ms*", "lower"),
+    ("*rss_mb*", "lower"),
 )
 """First match wins; a metric that matches none is not kept."""
 

@@ -193,17 +193,20 @@ class SandboxHost:
                 spec = candidates[name]
                 rejected[name] = why
                 self.registry.failed_to_load(name, spec.origin, spec.path, why)
+            self.sandbox.start({name: group_of(candidates[name]) for name in order})
             loaded = []
             for name in order:
                 if self._install(candidates[name], rejected):
                     loaded.append(name)
+                else:
+                    self.sandbox.unload(name)  # no idle worker is left for it
             self._emit("extensions_loaded", loaded=loaded, rejected=rejected)
             return LoadReport(loaded, rejected)
 
     def _install(self, spec: ExtensionSpec, rejected: dict[str, str]) -> bool:
         try:
             self._specs[spec.name] = spec  # grants are looked up while the module body runs
-            self.sandbox.load(spec.name, spec.digest, spec.source, group="core" if spec.origin == "core" else None)
+            self.sandbox.load(spec.name, spec.digest, spec.source, group_of(spec))
         except ExtensionFailed as exc:
             self._specs.pop(spec.name, None)
             rejected[spec.name] = str(exc)
@@ -310,6 +313,11 @@ class SandboxHost:
     def close(self) -> None:
         self.sandbox.close()
         self.registry.close()
+
+
+def group_of(spec: ExtensionSpec) -> str | None:
+    """Core extensions share a worker; each user or generated one runs in its own."""
+    return "core" if spec.origin == "core" else None
 
 
 def _ms(started: float) -> float:

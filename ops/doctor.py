@@ -229,6 +229,7 @@ def extensions(settings: Settings) -> Check:
         host = SandboxHost(settings, ExtensionRegistry.from_path(settings.database_path))
         try:
             report = host.load_all()
+            facts = host.sandbox.worker_facts
         finally:
             host.close()
     except Exception as exc:
@@ -243,7 +244,30 @@ def extensions(settings: Settings) -> Check:
             f"{len(report.loaded)} loaded, not loaded: {names}",
             "Fix or remove those files; `sena extensions list` shows the details.",
         )
-    return Check("extensions", "pass", f"{len(report.loaded)} loaded in the sandbox")
+    missing = sandbox_gaps(facts)
+    if missing:
+        return Check(
+            "extensions",
+            "warn",
+            f"{len(report.loaded)} loaded; the sandbox lacks {'; '.join(missing)}",
+            "The other layers still hold. A newer kernel (Landlock ABI 6+), libseccomp2, and user or network "
+            "namespaces close the gap.",
+        )
+    layers = f"{facts.get('network', '')}; Landlock {facts.get('landlock', '')}; seccomp {facts.get('seccomp', '')}"
+    return Check("extensions", "pass", f"{len(report.loaded)} loaded in the sandbox ({layers})")
+
+
+def sandbox_gaps(facts: dict[str, object]) -> list[str]:
+    """The OS layers the extension worker could not put in place, from its own report."""
+    gaps = []
+    if not str(facts.get("network", "")).startswith("own network namespace"):
+        gaps.append(f"a network namespace ({facts.get('network')})")
+    landlock = str(facts.get("landlock", ""))
+    if not landlock.startswith("ABI") or "not handled" in landlock:
+        gaps.append(f"Landlock ({landlock})")
+    if "denied" not in str(facts.get("seccomp", "")):
+        gaps.append(f"seccomp ({facts.get('seccomp')})")
+    return gaps
 
 
 def checkpointer(settings: Settings) -> list[Check]:

@@ -14,6 +14,7 @@ worker reports.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -164,6 +165,11 @@ class Worker:
         except Exception as exc:
             return "error", f"{type(exc).__name__}: {exc}"
 
+    def start(self) -> None:
+        """Start the process now, if it is not running (a load or call would otherwise do it)."""
+        with self._lock:
+            self._connection()
+
     def load(self, name: str, digest: str, source: str) -> None:
         """Run the module body in the worker (definitions only, by validation)."""
         with self._lock:
@@ -232,6 +238,18 @@ class Sandbox:
 
     def load(self, name: str, digest: str, source: str, group: str | None = None) -> None:
         self._worker_for(name, group).load(name, digest, source)
+
+    def start(self, names: dict[str, str | None]) -> None:
+        """Start the workers `names` (extension -> group) will load into, side by side."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def start(worker: Worker) -> None:
+            with contextlib.suppress(ExtensionFailed):  # the load that follows reports it
+                worker.start()
+
+        workers = {id(w): w for w in (self._worker_for(name, group) for name, group in names.items())}
+        with ThreadPoolExecutor(max_workers=min(4, len(workers) or 1)) as pool:
+            list(pool.map(start, workers.values()))
 
     def unload(self, name: str) -> None:
         with self._lock:
