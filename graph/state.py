@@ -7,6 +7,7 @@ in `messages`; everything else is a short record about the current turn.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
@@ -100,8 +101,12 @@ class SenaContext:
 
 
 def user_message(text: str) -> HumanMessage:
-    """Build the human message that starts a turn, stamped with its time for the short-term buffer."""
-    return HumanMessage(content=text, additional_kwargs={"ts": time.time()})
+    """Build the human message that starts a turn, stamped with its time for the short-term buffer.
+
+    Its id is fixed here, not by the `add_messages` reducer: a replay from the turn's first
+    checkpoint applies the input again, and the turn's recordings are keyed by this id.
+    """
+    return HumanMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"ts": time.time()})
 
 
 def turn_input(text: str) -> dict[str, Any]:

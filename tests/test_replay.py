@@ -82,10 +82,11 @@ async def test_recorded_replay_reproduces_the_turn_exactly_with_the_models_disab
     for name in ("main", "router"):
         models.model(name).enqueue(*[RuntimeError("model disabled")] * 5)
     build = lambda saver: build_graph(services, saver)  # noqa: E731
-    for turn in turns[1:]:
-        result = await T.replay(graph, build, "t", turn.checkpoints[1], "recorded")
-        assert result.identical, result.changes
-        assert result.answer == turn.final["answer"]
+    for turn in turns:
+        for start in (turn.start_checkpoint, turn.checkpoints[1], turn.checkpoints[-2]):
+            result = await T.replay(graph, build, "t", start, "recorded")
+            assert result.identical and not result.divergences, (turn.index, start, result.changes)
+            assert result.answer == turn.final["answer"]
     assert services.extensions.calls == 1  # type: ignore[attr-defined]  # played back, not run again
     assert len(await T.list_turns(graph, "t")) == 3  # the thread itself is untouched
 
