@@ -178,6 +178,19 @@ def database(
     publish(settings, "database", report, save)
 
 
+@app.command("long")
+def long(
+    turns: Annotated[int, typer.Option(help="Turns on one thread; marks at 10, 100, 500 and 1,000.")] = 1000,
+    save: Save = True,
+) -> None:
+    """A months-long thread: per-turn time, database bytes per turn and checkpoint rows as it grows."""
+    from bench.long import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    publish(settings, "long", asyncio.run(run(settings, turns=turns)), save)
+
+
 @app.command("history")
 def history(
     suite: Annotated[str | None, typer.Argument(help="One suite (turn, memory, extensions, database, load).")] = None,
@@ -226,6 +239,7 @@ def run_all(
 
     from bench.database import run as run_database
     from bench.extensions import run as run_extensions
+    from bench.long import run as run_long
     from bench.memory import run as run_memory
     from bench.turn import run as run_turn
 
@@ -240,6 +254,7 @@ def run_all(
         console().print(f"[yellow]memory suite skipped: no benchmark file at {bench_file} (--bench PATH).[/yellow]")
     reports["extensions"] = run_extensions(settings, calls=300, reloads=5)
     reports["database"] = run_database(settings)
+    reports["long"] = asyncio.run(run_long(settings, turns=100))
     print(json.dumps(reports, indent=2))  # noqa: T201 - the report is the output
     regressed = [suite for suite, report in reports.items() if keep_and_compare(settings, suite, report, session)]
     if regressed:
