@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 
@@ -28,6 +28,7 @@ from ops.errors import classify
 from providers.model_files import Progress
 from providers.registry import ChatModels
 from storage.checkpointer import open_checkpointer
+from storage.conversations import TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,15 @@ class Sena:
         return await self.graph.aget_state(self._config(thread_id))
 
     async def messages(self, thread_id: str) -> list[BaseMessage]:
+        """The thread's whole transcript: the conversation log, then what only the checkpoint holds
+        yet (the window's messages of a turn still running or cut short, or from before the log)."""
         snapshot = await self.state(thread_id)
-        return list(snapshot.values.get("messages") or [])
+        window = list(snapshot.values.get("messages") or [])
+        log = self.services.log
+        logged = transcript(await asyncio.to_thread(log.turns, thread_id)) if log is not None else []
+        known = {m.id for m in logged}
+        merged = logged + [m for m in window if m.id not in known]
+        return sorted(merged, key=lambda m: float(m.additional_kwargs.get("ts") or 0.0))
 
     async def saved(self, thread_id: str, text: str) -> bool:
         """Tell whether `text` reached the thread's checkpoint as the user's last message
@@ -115,6 +123,28 @@ class Sena:
         """Tell whether the thread's last turn stopped before reaching the end (e.g. a crash)."""
         snapshot = await self.state(thread_id)
         return bool(snapshot.next)
+
+
+def transcript(turns: list[TurnRecord]) -> list[BaseMessage]:
+    """Messages from the log's rows that carry message ids (older rows are in the checkpoint)."""
+    messages: list[BaseMessage] = []
+    for turn in turns:
+        if turn.message_id is None:
+            continue
+        messages.append(
+            HumanMessage(content=turn.user_input, id=turn.message_id, additional_kwargs={"ts": turn.message_ts})
+        )
+        if turn.answer_id is not None:
+            metadata = {"model": turn.model_used} if turn.model_used else {}
+            messages.append(
+                AIMessage(
+                    content=turn.response,
+                    id=turn.answer_id,
+                    additional_kwargs={"ts": turn.answer_ts},
+                    response_metadata=metadata,
+                )
+            )
+    return messages
 
 
 @asynccontextmanager

@@ -1,10 +1,12 @@
-"""extract_learnings: record the finished turn, count its topics, and learn from it in the background."""
+"""extract_learnings: record the finished turn, count its topics, learn from it in the background,
+and keep the checkpointed conversation to a window."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langgraph.runtime import Runtime
 
 from graph.events import emit
@@ -22,6 +24,11 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
     """
     if runtime.context.replay:
         return {}  # a replay re-examines a past turn: it must not learn from it or log it twice
+    await log_turn(state, runtime, services)
+    return {"messages": await older_than_window(state, runtime, services)}
+
+
+async def log_turn(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> None:
     text = last_user_text(state)
     intent = state.get("intent")
     intent_type = intent["intent_type"] if intent else None
@@ -37,7 +44,8 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
     if services.topics is not None and intent_type != "greeting":
         await asyncio.to_thread(services.topics.observe, runtime.context.user_id, text)
     if services.log is None:
-        return {}
+        return
+    question, answer = last_exchange(state.get("messages") or [])
     record = TurnRecord(
         thread_id=runtime.context.thread(),
         user_input=text,
@@ -48,6 +56,32 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
         extensions_used=tuple(r["name"] for r in state.get("extension_results") or [] if r["ok"]),
         memories_used=tuple(state.get("recent_ids") or []),
         errors=tuple(dict(e) for e in state.get("errors") or []),
+        message_id=question.id if question else None,
+        message_ts=question.additional_kwargs.get("ts") if question else None,
+        answer_id=answer.id if answer else None,
+        answer_ts=answer.additional_kwargs.get("ts") if answer else None,
     )
     await asyncio.to_thread(services.log.record_turn, record)
-    return {}
+
+
+def last_exchange(messages: list[AnyMessage]) -> tuple[HumanMessage | None, AIMessage | None]:
+    """The turn's question and, if it came after it, the answer."""
+    question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+    answer = messages[-1] if messages and isinstance(messages[-1], AIMessage) else None
+    return question, answer
+
+
+async def older_than_window(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> list[RemoveMessage]:
+    """Messages the checkpoint no longer needs: beyond the short-term window and safe in the log.
+
+    A message leaves the state only once the conversation log holds it, so nothing the user said
+    is lost (a thread from before the log kept ids keeps its messages until `sena threads compact`).
+    """
+    keep = services.settings.memory.short_term_messages + 2  # the window, and this turn's exchange
+    messages = state.get("messages") or []
+    candidates = [m for m in messages[:-keep] if m.id]
+    if not candidates or services.log is None:
+        return []
+    ids = [str(m.id) for m in candidates]
+    logged = await asyncio.to_thread(services.log.logged_ids, runtime.context.thread(), ids)
+    return [RemoveMessage(id=i) for i in ids if i in logged]

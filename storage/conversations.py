@@ -1,7 +1,9 @@
 """The conversation log: one row per finished turn, and the list of threads (sessions).
 
-LangGraph's checkpoints hold the full state; this log is the human-sized summary that
-`sena threads`, statistics and later the API read without unpacking checkpoints.
+This is where a thread's whole transcript lives: each row keeps the user's message and the
+answer with their message ids and times. The checkpointed state carries only a window of the
+latest messages (what the next turn needs), so a thread's checkpoints do not grow with its
+length; `sena threads show`, `/history`, export and the API read the transcript from here.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ MIGRATIONS = (
     CREATE INDEX conversations_thread ON conversations(thread_id, id)
     """,
     "ALTER TABLE threads ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+    """
+    ALTER TABLE conversations ADD COLUMN message_id TEXT;
+    ALTER TABLE conversations ADD COLUMN message_ts REAL;
+    ALTER TABLE conversations ADD COLUMN answer_id TEXT;
+    ALTER TABLE conversations ADD COLUMN answer_ts REAL;
+    CREATE INDEX conversations_message ON conversations(message_id);
+    CREATE INDEX conversations_answer ON conversations(answer_id)
+    """,
 )
 STATUSES = ("active", "paused", "completed")
 
@@ -65,6 +75,10 @@ class TurnRecord:
     memories_used: tuple[str, ...] = ()
     errors: tuple[dict[str, Any], ...] = ()
     created_at: str | None = None  # set by the log; given when importing
+    message_id: str | None = None  # the user's message in the checkpoint (None in logs from before ids)
+    message_ts: float | None = None
+    answer_id: str | None = None
+    answer_ts: float | None = None
 
 
 class ConversationLog(SqliteStore):
@@ -89,8 +103,8 @@ class ConversationLog(SqliteStore):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO conversations (thread_id, user_input, response, intent, model_used, processing_ms,"
-                " extensions_used, memories_used, errors, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?, COALESCE(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+                " extensions_used, memories_used, errors, created_at, message_id, message_ts, answer_id, answer_ts)"
+                " VALUES (?,?,?,?,?,?,?,?,?, COALESCE(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),?,?,?,?)",
                 (
                     turn.thread_id,
                     turn.user_input,
@@ -102,6 +116,10 @@ class ConversationLog(SqliteStore):
                     json.dumps(list(turn.memories_used)),
                     json.dumps(list(turn.errors)),
                     turn.created_at,
+                    turn.message_id,
+                    turn.message_ts,
+                    turn.answer_id,
+                    turn.answer_ts,
                 ),
             )
 
@@ -174,6 +192,18 @@ class ConversationLog(SqliteStore):
         rows = self._query("SELECT * FROM conversations WHERE thread_id = ? ORDER BY id", (thread_id,))
         return [_turn(r) for r in rows]
 
+    def logged_ids(self, thread_id: str, ids: list[str]) -> set[str]:
+        """Which of `ids` (message ids) the log holds for the thread."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        rows = self._query(
+            f"SELECT message_id, answer_id FROM conversations WHERE thread_id = ?"
+            f" AND (message_id IN ({marks}) OR answer_id IN ({marks}))",
+            (thread_id, *ids, *ids),
+        )
+        return {i for r in rows for i in (r["message_id"], r["answer_id"]) if i} & set(ids)
+
 
 def _turn(r: sqlite3.Row) -> TurnRecord:
     return TurnRecord(
@@ -187,4 +217,8 @@ def _turn(r: sqlite3.Row) -> TurnRecord:
         memories_used=tuple(json.loads(r["memories_used"])),
         errors=tuple(json.loads(r["errors"])),
         created_at=r["created_at"],
+        message_id=r["message_id"],
+        message_ts=r["message_ts"],
+        answer_id=r["answer_id"],
+        answer_ts=r["answer_ts"],
     )

@@ -34,11 +34,11 @@ def answer_text(events: list[Event]) -> str:
 def fill(folder: Path) -> Path:
     """Write a file until the filesystem refuses another byte."""
     filler = folder / "filler"
-    with filler.open("wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
+    with filler.open("wb", buffering=0) as handle:  # unbuffered: nothing is left to flush at close
+        for size in (65536, 4096, 1):
+            try:
+                while True:
+                    handle.write(b"\0" * size)
+            except OSError:
+                pass
     return filler
