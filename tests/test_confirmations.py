@@ -87,7 +87,7 @@ def test_sena_extensions_run_asks_at_the_terminal(tmp_path: Path) -> None:
 
 
 def test_the_api_deletes_on_the_users_answer_and_never_from_another_site(tmp_path: Path) -> None:
-    env, note = setup(tmp_path)
+    _, note = setup(tmp_path)
     settings = load_settings(
         app={"data_dir": tmp_path / "data"},
         llm={"embedded": {"models_dir": MODELS_DIR}},

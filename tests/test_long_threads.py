@@ -33,7 +33,7 @@ async def talk(sena: object, thread: str, texts: list[str]) -> None:
 async def checkpoint_bytes(sena: object, thread: str) -> int:
     saver = sena.graph.checkpointer  # type: ignore[attr-defined]
     snapshot = await saver.aget_tuple({"configurable": {"thread_id": thread}})
-    kind, blob = saver.serde.dumps_typed(snapshot.checkpoint)
+    _, blob = saver.serde.dumps_typed(snapshot.checkpoint)
     return len(blob)
 
 
