@@ -186,6 +186,7 @@ class DatabaseSettings(Section):
     postgres_url: str | None = None  # postgresql://user:password@host:5432/dbname
     pool_size: int = Field(default=10, ge=1)
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    node_history_turns: int = Field(default=50, ge=1)  # turns per thread kept node by node; older: one checkpoint
 
 
 class LoggingSettings(Section):

@@ -28,6 +28,7 @@ from ops.errors import classify
 from providers.model_files import Progress
 from providers.registry import ChatModels
 from storage.checkpointer import open_checkpointer
+from storage.compaction import Compactor
 from storage.conversations import TurnRecord
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Sena:
     graph: CompiledStateGraph[SenaState, SenaContext, Any, Any]
     services: Services
     traces: LocalTraceSink | None = None
+    compactor: Compactor | None = None
 
     def _config(self, thread_id: str) -> Any:
         return {"configurable": {"thread_id": thread_id}}
@@ -94,6 +96,16 @@ class Sena:
             raise
         if telemetry is not None:
             telemetry.turn(thread_id, final, measured, (time.perf_counter() - started) * 1000)
+        await self.compact(thread_id)
+
+    async def compact(self, thread_id: str) -> None:
+        """Compact the turn of `thread_id` that just left the node-level history (storage/compaction.py)."""
+        if self.compactor is None:
+            return
+        try:
+            await asyncio.to_thread(self.compactor.compact_thread, thread_id)
+        except Exception:  # the turn is done and saved; compaction tries again after the next one
+            log.warning("compacting thread %s failed", thread_id, exc_info=True)
 
     async def state(self, thread_id: str) -> StateSnapshot:
         return await self.graph.aget_state(self._config(thread_id))
@@ -123,6 +135,14 @@ class Sena:
         """Tell whether the thread's last turn stopped before reaching the end (e.g. a crash)."""
         snapshot = await self.state(thread_id)
         return bool(snapshot.next)
+
+
+def compactor_for(settings: Settings, saver: Any) -> Compactor | None:
+    """The SQLite checkpointer's compactor (PostgreSQL keeps every checkpoint for now)."""
+    if settings.database.checkpointer != "sqlite":
+        return None
+    window = settings.memory.short_term_messages + 2
+    return Compactor(settings.database_path, settings.database.node_history_turns, window, saver.serde)
 
 
 def transcript(turns: list[TurnRecord]) -> list[BaseMessage]:
@@ -157,7 +177,12 @@ async def open_sena(
     try:
         async with open_checkpointer(settings) as saver:
             traces = LocalTraceSink(settings.data_dir / "traces") if settings.telemetry.local_traces else None
-            yield Sena(build_graph(services, saver), services, traces)
+            compactor = compactor_for(settings, saver)
+            try:
+                yield Sena(build_graph(services, saver), services, traces, compactor)
+            finally:
+                if compactor is not None:
+                    compactor.close()
         if services.learner is not None:
             await services.learner.drain()  # what the last turns taught is not lost at exit
     finally:

@@ -20,6 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import StateSnapshot
 
 from graph.state import SenaContext
+from storage.compaction import COMPACTED
 
 NODES = ("classify_intent", "decide_memory", "retrieve", "run_extensions", "generate", "extract_learnings")
 NODE_INPUTS: dict[str, tuple[str, ...]] = {
@@ -76,6 +77,7 @@ class Turn:
     steps: list[Step] = field(default_factory=list)
     final: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
+    compacted: bool = False  # an older turn kept as one checkpoint: its result, not its steps
 
     @property
     def skipped(self) -> list[str]:
@@ -93,6 +95,7 @@ class Turn:
             "duration_ms": round(sum(s.duration_ms or 0 for s in self.steps), 1),
             "errors": len(self.final.get("errors") or []),
             "complete": self.complete,
+            "compacted": self.compacted,
             "start_checkpoint": self.start_checkpoint,
         }
 
@@ -131,6 +134,13 @@ async def list_turns(graph: Any, thread_id: str) -> list[Turn]:
     """The thread's turns on its current branch, each with its node steps."""
     turns: list[Turn] = []
     for snapshot in await branch(graph, thread_id):
+        if snapshot.metadata and snapshot.metadata.get(COMPACTED):
+            cid = checkpoint_id(snapshot)
+            turns.append(
+                Turn(len(turns) + 1, thread_id, last_message(snapshot.values), snapshot.created_at or "", cid, [cid])
+            )
+            turns[-1].final, turns[-1].complete, turns[-1].compacted = snapshot.values, True, True
+            continue
         if snapshot.metadata and snapshot.metadata.get("source") == "input":
             turns.append(
                 Turn(

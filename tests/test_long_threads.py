@@ -8,6 +8,7 @@ from langchain_core.messages import HumanMessage
 
 from bench.turn import InstantModels
 from config.settings import Settings, load_settings
+from graph.builder import build_graph
 from graph.session import open_sena
 from graph.sessions import export_session, import_session
 from tests.conftest import MODELS_DIR
@@ -71,3 +72,36 @@ async def test_a_thread_from_before_the_log_kept_ids_keeps_its_messages(tmp_path
         await talk(sena, "old", [f"later {i}" for i in range(8)])
         texts = [m.text for m in await sena.messages("old") if isinstance(m, HumanMessage)]
         assert texts == ["first", "second", *[f"later {i}" for i in range(8)]]
+
+
+async def test_old_turns_are_compacted_and_still_listed_inspected_and_forked(tmp_path: Path) -> None:
+    from graph import turns as T
+    from storage.compaction import database_bytes
+
+    settings = long_settings(tmp_path)
+    settings.database.node_history_turns = 3
+    said = [f"question {i}" for i in range(12)]
+    async with open_sena(settings, models=InstantModels()) as sena:
+        await talk(sena, "t", said)
+        turns = await T.list_turns(sena.graph, "t")
+        assert [t.message for t in turns] == said
+        assert [t.compacted for t in turns] == [True] * 9 + [False] * 3
+        old, recent = turns[0], turns[-1]
+        assert old.complete and old.final["answer"] == InstantModels.REPLY and not old.steps
+        assert len(old.checkpoints) == 1 and len(recent.checkpoints) >= 5
+        assert [s.node for s in recent.steps][:2] == ["classify_intent", "decide_memory"]
+        saver = sena.graph.checkpointer
+        async with saver.conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = 't'") as cursor:
+            (rows,) = await cursor.fetchone()
+        assert rows == 9 + sum(len(t.checkpoints) for t in turns[-3:])
+        recorded = sena.services.recorder._query("SELECT COUNT(DISTINCT turn) AS n FROM recordings")[0]["n"]
+        assert recorded == 3  # only turns that can still be replayed node by node keep their recordings
+        assert len(await sena.messages("t")) == 24  # the transcript is whole
+        rebuild = lambda saver: build_graph(sena.services, saver)  # noqa: E731
+        replayed = await T.replay(sena.graph, rebuild, "t", recent.start_checkpoint, "recorded")
+        assert replayed.identical, replayed.changes
+        forked, _ = await T.fork(
+            sena.graph, "t", old.start_checkpoint, {"answer": "edited"}, as_node="extract_learnings"
+        )
+        assert forked and (await sena.state("t")).values["answer"] == "edited"
+        assert database_bytes(settings.database_path) > 0

@@ -1,0 +1,225 @@
+"""Bounded history for SQLite checkpoints: node-level time travel for recent turns, one checkpoint
+for each older turn.
+
+A turn writes about seven checkpoints (its input, then one per node). Those of the latest
+`database.node_history_turns` turns of a thread are kept, so any of their steps can be inspected,
+replayed and forked. An older turn is compacted to its last checkpoint (the state after the turn):
+
+- the others, and their pending writes, are deleted;
+- the kept checkpoint is linked to the previous turn's, so the thread's history stays one chain,
+  and is marked `sena_compacted` in its metadata, so `list_turns` shows it as a turn of its own;
+- its conversation window is trimmed like a new turn's (a thread from before the window kept
+  every message in every checkpoint; the transcript is in the conversation log);
+- the recordings of compacted turns go too: a turn that cannot be replayed node by node needs none.
+
+After each turn only the turn that just aged out is compacted, found by walking back from the
+newest checkpoint, so the work per turn does not grow with the thread. Freed pages go back to the
+file system with `PRAGMA incremental_vacuum` (databases created with `auto_vacuum=INCREMENTAL`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.db import connect, rollback
+
+log = logging.getLogger(__name__)
+
+COMPACTED = "sena_compacted"
+ROW = "thread_id = ? AND checkpoint_ns = '' AND checkpoint_id"
+
+
+@dataclass
+class Compacted:
+    turns: int = 0
+    checkpoints_deleted: int = 0
+    recordings_deleted: int = 0
+
+
+@dataclass(frozen=True)
+class Row:
+    checkpoint_id: str
+    parent: str | None
+    source: str | None
+    compacted: bool
+
+
+class Compactor:
+    """Compacts the checkpoints of one SQLite file (a connection of its own, used from one thread at a time)."""
+
+    def __init__(self, path: Path, keep_turns: int, window: int, serde: Any = None) -> None:
+        self.path = path
+        self.keep_turns = keep_turns
+        self.window = window
+        self.serde = serde
+        self._conn: sqlite3.Connection | None = None
+
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.path)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _rows(self, thread_id: str, before: str | None = None) -> Iterator[Row]:
+        """The thread's checkpoints newest first (below `before`), read lazily."""
+        sql = (
+            "SELECT checkpoint_id, parent_checkpoint_id, json_extract(CAST(metadata AS TEXT), '$.source') AS source,"
+            f" json_extract(CAST(metadata AS TEXT), '$.{COMPACTED}') AS compacted FROM checkpoints"
+            " WHERE thread_id = ? AND checkpoint_ns = ''"
+        )
+        params: tuple[Any, ...] = (thread_id,)
+        if before is not None:
+            sql += " AND checkpoint_id < ?"
+            params += (before,)
+        cursor = self.conn().execute(sql + " ORDER BY checkpoint_id DESC", params)
+        try:
+            for r in cursor:
+                yield Row(r["checkpoint_id"], r["parent_checkpoint_id"], r["source"], bool(r["compacted"]))
+        finally:
+            cursor.close()  # an unfinished statement would keep a read transaction open
+
+    def old_turns(self, thread_id: str) -> list[list[Row]]:
+        """Turns older than the kept ones and not compacted yet, oldest first (rows oldest first).
+
+        Only a single chain is compacted: where a fork branched off, the thread is left as it is.
+        """
+        starts_seen = 0
+        turns: list[list[Row]] = []
+        current: list[Row] = []
+        newer: Row | None = None
+        rows = self._rows(thread_id)
+        for row in rows:
+            if row.compacted:
+                break  # everything older is compacted already
+            if newer is not None and newer.parent != row.checkpoint_id:
+                log.info("thread %s has branches; its history is not compacted", thread_id)
+                rows.close()
+                return []
+            newer = row
+            current.append(row)
+            if row.source == "input":
+                starts_seen += 1
+                if starts_seen > self.keep_turns:
+                    turns.append(list(reversed(current)))
+                current = []
+        rows.close()
+        return list(reversed(turns))
+
+    def compact_thread(self, thread_id: str, recordings: bool = True) -> Compacted:
+        """Compact every turn of `thread_id` beyond the kept ones; return what was done."""
+        done = Compacted()
+        turns = self.old_turns(thread_id)
+        if not turns:
+            return done
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            older = self._rows(thread_id, turns[0][0].checkpoint_id)
+            previous = next((r.checkpoint_id for r in older), None)
+            older.close()
+            for rows in turns:
+                kept = rows[-1]
+                gone = [r.checkpoint_id for r in rows[:-1]]
+                marks = ",".join("?" * len(gone))
+                if gone:
+                    conn.execute(
+                        f"DELETE FROM checkpoints WHERE {ROW} IN ({marks})",
+                        (thread_id, *gone),
+                    )
+                    conn.execute(
+                        f"DELETE FROM writes WHERE {ROW} IN ({marks})",
+                        (thread_id, *gone),
+                    )
+                turn_key = self._trim(thread_id, kept.checkpoint_id)
+                conn.execute(
+                    f"UPDATE checkpoints SET parent_checkpoint_id = ?,"
+                    f" metadata = CAST(json_set(CAST(metadata AS TEXT), '$.{COMPACTED}', 1) AS BLOB)"
+                    f" WHERE {ROW} = ?",
+                    (previous, thread_id, kept.checkpoint_id),
+                )
+                if recordings and turn_key and _has_table(conn, "recordings"):
+                    done.recordings_deleted += conn.execute(
+                        "DELETE FROM recordings WHERE turn = ?", (turn_key,)
+                    ).rowcount
+                previous = kept.checkpoint_id
+                done.turns += 1
+                done.checkpoints_deleted += len(gone)
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
+        return done
+
+    def _trim(self, thread_id: str, checkpoint_id: str) -> str | None:
+        """Trim the kept checkpoint's messages to the window; return the turn's key (its question's id)."""
+        if self.serde is None:
+            return None
+        row = (
+            self.conn()
+            .execute(
+                f"SELECT type, checkpoint FROM checkpoints WHERE {ROW} = ?",
+                (thread_id, checkpoint_id),
+            )
+            .fetchone()
+        )
+        checkpoint = self.serde.loads_typed((row["type"], row["checkpoint"]))
+        messages = checkpoint.get("channel_values", {}).get("messages") or []
+        question = next((m for m in reversed(messages) if getattr(m, "type", "") == "human"), None)
+        if len(messages) > self.window:
+            checkpoint["channel_values"]["messages"] = messages[-self.window :]
+            kind, blob = self.serde.dumps_typed(checkpoint)
+            self.conn().execute(
+                f"UPDATE checkpoints SET type = ?, checkpoint = ? WHERE {ROW} = ?",
+                (kind, blob, thread_id, checkpoint_id),
+            )
+        return str(question.id) if question is not None and question.id else None
+
+    def give_back_space(self, pages: int = 2000) -> None:
+        """Return free pages to the file system, a bounded number at a time (no long lock)."""
+        conn = self.conn()
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+
+    def compact_all(self, progress: Callable[[str, int, int], None] | None = None) -> Compacted:
+        """Compact every thread (the upgrade of an older database, and `sena threads compact`)."""
+        if not _has_table(self.conn(), "checkpoints"):
+            return Compacted()
+        threads = [r[0] for r in self.conn().execute("SELECT DISTINCT thread_id FROM checkpoints")]
+        total = Compacted()
+        for index, thread_id in enumerate(threads, start=1):
+            done = self.compact_thread(thread_id)
+            total.turns += done.turns
+            total.checkpoints_deleted += done.checkpoints_deleted
+            total.recordings_deleted += done.recordings_deleted
+            if progress is not None:
+                progress(thread_id, index, len(threads))
+        return total
+
+    def vacuum(self) -> None:
+        """Rewrite the file with incremental auto-vacuum on (once, for a database made before it)."""
+        conn = self.conn()
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def database_bytes(path: Path) -> int:
+    """The file and its write-ahead log, as the file system counts them."""
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def describe(done: Compacted) -> str:
+    return json.dumps(done.__dict__)
