@@ -1,4 +1,4 @@
-"""`sena threads ...`: sessions -- list, show, tag, status, search, export, import, prune."""
+"""`sena threads ...`: sessions -- list, show, tag, status, search, export, import, prune, compact."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cli.common import console, load_or_exit, with_sena
 from graph.session import Sena
 from storage.conversations import STATUSES, ConversationLog
 
-app = typer.Typer(help="Threads (sessions): list, show, tag, status, search, export, import, prune.")
+app = typer.Typer(help="Threads (sessions): list, show, tag, status, search, export, import, prune, compact.")
 Thread = Annotated[str, typer.Argument(help="Thread (session) id.")]
 
 
@@ -170,3 +170,17 @@ def prune(
     gone = with_sena(work)
     verb = "Would delete" if dry_run else "Deleted"
     console().print(f"{verb} {len(gone)} thread(s){': ' + ', '.join(gone) if gone else ''}.")
+
+
+@app.command()
+def compact() -> None:
+    """Keep node-level history for the latest turns only, move transcripts to the log, give space back.
+
+    Runs by itself once when an older database is first opened; this runs it again on demand."""
+    from graph.upkeep import compact_everything
+
+    async def work(sena: Sena) -> str:
+        report = await compact_everything(sena, say=lambda line: console().print(f"[dim]{line}[/dim]"))
+        return report.describe()
+
+    console().print(f"Compacted {with_sena(work)}.")

@@ -103,7 +103,9 @@ class Sena:
         if self.compactor is None:
             return
         try:
-            await asyncio.to_thread(self.compactor.compact_thread, thread_id)
+            done = await asyncio.to_thread(self.compactor.compact_thread, thread_id)
+            if done.turns:
+                await asyncio.to_thread(self.compactor.give_back_space)
         except Exception:  # the turn is done and saved; compaction tries again after the next one
             log.warning("compacting thread %s failed", thread_id, exc_info=True)
 
@@ -169,9 +171,11 @@ def transcript(turns: list[TurnRecord]) -> list[BaseMessage]:
 
 @asynccontextmanager
 async def open_sena(
-    settings: Settings, progress: Progress | None = None, models: ChatModels | None = None
+    settings: Settings, progress: Progress | None = None, models: ChatModels | None = None, upgrade: bool = True
 ) -> AsyncIterator[Sena]:
-    """Open the checkpointer and services, compile the graph, and close everything on exit."""
+    """Open the checkpointer and services, compile the graph, and close everything on exit.
+
+    The first start after bounded history shipped compacts an older database (graph/upkeep.py)."""
     settings.database_path.parent.mkdir(parents=True, exist_ok=True)
     services = build_services(settings, progress, models)
     try:
@@ -179,7 +183,12 @@ async def open_sena(
             traces = LocalTraceSink(settings.data_dir / "traces") if settings.telemetry.local_traces else None
             compactor = compactor_for(settings, saver)
             try:
-                yield Sena(build_graph(services, saver), services, traces, compactor)
+                sena = Sena(build_graph(services, saver), services, traces, compactor)
+                if upgrade:
+                    from graph.upkeep import upgrade_once
+
+                    await upgrade_once(sena)
+                yield sena
             finally:
                 if compactor is not None:
                     compactor.close()

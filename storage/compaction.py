@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ class Compactor:
             self._conn.close()
             self._conn = None
 
-    def _rows(self, thread_id: str, before: str | None = None) -> Iterator[Row]:
+    def _rows(self, thread_id: str, before: str | None = None) -> Generator[Row, None, None]:
         """The thread's checkpoints newest first (below `before`), read lazily."""
         sql = (
             "SELECT checkpoint_id, parent_checkpoint_id, json_extract(CAST(metadata AS TEXT), '$.source') AS source,"
@@ -189,6 +189,7 @@ class Compactor:
         conn = self.conn()
         if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
             conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def compact_all(self, progress: Callable[[str, int, int], None] | None = None) -> Compacted:
         """Compact every thread (the upgrade of an older database, and `sena threads compact`)."""
@@ -210,6 +211,7 @@ class Compactor:
         conn = self.conn()
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # the rewritten file went through the log
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

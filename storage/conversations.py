@@ -192,6 +192,31 @@ class ConversationLog(SqliteStore):
         rows = self._query("SELECT * FROM conversations WHERE thread_id = ? ORDER BY id", (thread_id,))
         return [_turn(r) for r in rows]
 
+    def backfill_ids(self, thread_id: str, exchanges: list[tuple[Any, Any]]) -> int:
+        """Give rows from before message ids the ids of the checkpoint's messages, matched in order
+        by their text (`exchanges`: (question, answer) message pairs, oldest first). Return rows updated."""
+        rows = self._query(
+            "SELECT id, user_input, response FROM conversations WHERE thread_id = ? AND message_id IS NULL ORDER BY id",
+            (thread_id,),
+        )
+        updates, pairs = [], iter(exchanges)
+        for row in rows:
+            for question, answer in pairs:
+                if question.text == row["user_input"]:
+                    matched = answer is not None and answer.text == row["response"]
+                    updates.append((
+                        question.id, question.additional_kwargs.get("ts"),
+                        answer.id if matched else None, answer.additional_kwargs.get("ts") if matched else None,
+                        row["id"],
+                    ))  # fmt: skip
+                    break
+        with self._tx() as conn:
+            conn.executemany(
+                "UPDATE conversations SET message_id = ?, message_ts = ?, answer_id = ?, answer_ts = ? WHERE id = ?",
+                updates,
+            )
+        return len(updates)
+
     def logged_ids(self, thread_id: str, ids: list[str]) -> set[str]:
         """Which of `ids` (message ids) the log holds for the thread."""
         if not ids:

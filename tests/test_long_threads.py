@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from langchain_core.messages import HumanMessage
 
@@ -68,7 +69,8 @@ async def test_a_thread_from_before_the_log_kept_ids_keeps_its_messages(tmp_path
     async with open_sena(settings, models=InstantModels()) as sena:
         await talk(sena, "old", ["first", "second"])
         assert sena.services.log is not None
-        sena.services.log._conn.execute("UPDATE conversations SET message_id = NULL, answer_id = NULL")
+        with sena.services.log._tx() as conn:  # retries while telemetry's writer holds the lock
+            conn.execute("UPDATE conversations SET message_id = NULL, answer_id = NULL")
         await talk(sena, "old", [f"later {i}" for i in range(8)])
         texts = [m.text for m in await sena.messages("old") if isinstance(m, HumanMessage)]
         assert texts == ["first", "second", *[f"later {i}" for i in range(8)]]
@@ -90,11 +92,12 @@ async def test_old_turns_are_compacted_and_still_listed_inspected_and_forked(tmp
         assert old.complete and old.final["answer"] == InstantModels.REPLY and not old.steps
         assert len(old.checkpoints) == 1 and len(recent.checkpoints) >= 5
         assert [s.node for s in recent.steps][:2] == ["classify_intent", "decide_memory"]
-        saver = sena.graph.checkpointer
+        saver: Any = sena.graph.checkpointer
         async with saver.conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = 't'") as cursor:
             (rows,) = await cursor.fetchone()
         assert rows == 9 + sum(len(t.checkpoints) for t in turns[-3:])
-        recorded = sena.services.recorder._query("SELECT COUNT(DISTINCT turn) AS n FROM recordings")[0]["n"]
+        recorder: Any = sena.services.recorder
+        recorded = recorder._query("SELECT COUNT(DISTINCT turn) AS n FROM recordings")[0]["n"]
         assert recorded == 3  # only turns that can still be replayed node by node keep their recordings
         assert len(await sena.messages("t")) == 24  # the transcript is whole
         rebuild = lambda saver: build_graph(sena.services, saver)  # noqa: E731
@@ -105,3 +108,43 @@ async def test_old_turns_are_compacted_and_still_listed_inspected_and_forked(tmp
         )
         assert forked and (await sena.state("t")).values["answer"] == "edited"
         assert database_bytes(settings.database_path) > 0
+
+
+async def old_style_database(root: Path, turns: int) -> Settings:
+    """A sena.db as the versions before bounded history left it: every message in every checkpoint,
+    every checkpoint kept, log rows without message ids, no upgrade recorded."""
+    import sqlite3
+
+    settings = long_settings(root, window=10_000)
+    settings.database.node_history_turns = 10_000
+    async with open_sena(settings, models=InstantModels(), upgrade=False) as sena:
+        await talk(sena, "big", [f"old question {i} " + "words " * 40 for i in range(turns)])
+        await talk(sena, "small", ["just one"])
+    with sqlite3.connect(settings.database_path) as db:
+        db.execute("UPDATE conversations SET message_id = NULL, message_ts = NULL, answer_id = NULL, answer_ts = NULL")
+        db.execute("DELETE FROM schema_migrations WHERE component = 'history'")
+    return long_settings(root)
+
+
+async def test_an_older_database_upgrades_in_place_at_start_and_loses_no_message(tmp_path: Path) -> None:
+    import sqlite3
+
+    from storage.compaction import database_bytes
+
+    settings = await old_style_database(tmp_path, 80)
+    before = database_bytes(settings.database_path)
+    with sqlite3.connect(settings.database_path) as db:
+        rows_before = db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+    settings.database.node_history_turns = 5
+    async with open_sena(settings, models=InstantModels()) as sena:  # the upgrade runs here, once
+        texts = [m.text for m in await sena.messages("big") if isinstance(m, HumanMessage)]
+        assert texts == [f"old question {i} " + "words " * 40 for i in range(80)]
+        assert [m.text for m in await sena.messages("small")] == ["just one", InstantModels.REPLY]
+        assert len((await sena.state("big")).values["messages"]) <= 4 + 2
+        await talk(sena, "big", ["and a new one"])
+        assert len(await sena.messages("big")) == 162
+    after = database_bytes(settings.database_path)
+    with sqlite3.connect(settings.database_path) as db:
+        rows_after = db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental from now on
+    assert rows_after < rows_before / 4 and after < before / 4, (rows_before, rows_after, before, after)
