@@ -17,9 +17,14 @@ Thread = Annotated[str, typer.Argument(help="Thread (session) id.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 
 
-def turns(thread: Thread, as_json: AsJson = False) -> None:
-    """List a thread's turns: time, intent, model, duration, errors."""
-    found: list[T.Turn] = with_sena(lambda sena: T.list_turns(sena.graph, thread))
+def turns(
+    thread: Thread,
+    as_json: AsJson = False,
+    limit: Annotated[int, typer.Option(help="Turns to show (the latest first page).")] = 50,
+    offset: Annotated[int, typer.Option(help="Newest turns to skip, for older pages.")] = 0,
+) -> None:
+    """List a thread's turns: time, intent, model, duration, errors (older turns: compacted)."""
+    found: list[T.Turn] = with_sena(lambda sena: T.list_turns(sena.graph, thread, limit=limit, offset=offset))
     if as_json:
         print(json.dumps([t.summary() for t in found], indent=2))  # noqa: T201 - machine output
         return
@@ -37,7 +42,7 @@ def turns(thread: Thread, as_json: AsJson = False) -> None:
             f"{s['duration_ms']:.0f}",
             str(s["errors"]),
             s["message"][:50],
-            t.start_checkpoint,
+            t.start_checkpoint + (" (compacted)" if t.compacted else ""),
         )
     console().print(table)
 

@@ -20,6 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import StateSnapshot
 
 from graph.state import SenaContext
+from storage.checkpointer import count_turns_in_database
 from storage.compaction import COMPACTED
 
 NODES = ("classify_intent", "decide_memory", "retrieve", "run_extensions", "generate", "extract_learnings")
@@ -109,20 +110,36 @@ class Turn:
         }
 
 
-async def branch(graph: Any, thread_id: str, head: str | None = None) -> list[StateSnapshot]:
-    """The thread's checkpoints along one branch, oldest first (the latest branch by default)."""
-    by_id: dict[str, StateSnapshot] = {}
-    latest = None
-    async for snapshot in graph.aget_state_history({"configurable": {"thread_id": thread_id}}):
-        by_id[checkpoint_id(snapshot)] = snapshot
-        latest = latest or snapshot
-    chain: list[StateSnapshot] = []
-    current = by_id.get(head) if head else latest
-    while current is not None:
-        chain.append(current)
-        parent = (current.parent_config or {}).get("configurable", {}).get("checkpoint_id")
-        current = by_id.get(parent) if parent else None
-    return list(reversed(chain))
+async def back_from(graph: Any, thread_id: str, head: str | None = None) -> AsyncIterator[StateSnapshot]:
+    """The thread's checkpoints along one branch, newest first, read one at a time (the latest branch
+    by default): a page of recent turns costs the same in a thread of ten turns or ten thousand."""
+    configurable = {"thread_id": thread_id, **({"checkpoint_id": head} if head else {})}
+    snapshot = await graph.aget_state({"configurable": configurable})
+    while snapshot is not None and snapshot.created_at is not None:
+        yield snapshot
+        if not snapshot.parent_config:
+            return
+        snapshot = await graph.aget_state(snapshot.parent_config)
+
+
+def opens_turn(snapshot: StateSnapshot) -> bool:
+    metadata = snapshot.metadata or {}
+    return bool(metadata.get(COMPACTED)) or metadata.get("source") == "input"
+
+
+async def turn_groups(graph: Any, thread_id: str, wanted: int | None = None) -> tuple[list[list[StateSnapshot]], bool]:
+    """The newest `wanted` turns (all when None) as checkpoint lists, oldest turn and checkpoint first;
+    and whether the walk reached the thread's first turn."""
+    groups: list[list[StateSnapshot]] = []
+    current: list[StateSnapshot] = []
+    async for snapshot in back_from(graph, thread_id):
+        current.append(snapshot)
+        if opens_turn(snapshot):
+            groups.append(list(reversed(current)))
+            current = []
+            if wanted is not None and len(groups) >= wanted:
+                return list(reversed(groups)), False
+    return list(reversed(groups)), True
 
 
 def inputs_for(node: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -130,32 +147,15 @@ def inputs_for(node: str, values: dict[str, Any]) -> dict[str, Any]:
     return plain({k: v for k, v in view.items() if k in NODE_INPUTS[node]})
 
 
-async def list_turns(graph: Any, thread_id: str) -> list[Turn]:
-    """The thread's turns on its current branch, each with its node steps."""
-    turns: list[Turn] = []
-    for snapshot in await branch(graph, thread_id):
-        if snapshot.metadata and snapshot.metadata.get(COMPACTED):
-            cid = checkpoint_id(snapshot)
-            turns.append(
-                Turn(len(turns) + 1, thread_id, last_message(snapshot.values), snapshot.created_at or "", cid, [cid])
-            )
-            turns[-1].final, turns[-1].complete, turns[-1].compacted = snapshot.values, True, True
-            continue
-        if snapshot.metadata and snapshot.metadata.get("source") == "input":
-            turns.append(
-                Turn(
-                    len(turns) + 1,
-                    thread_id,
-                    "",
-                    snapshot.created_at or "",
-                    checkpoint_id(snapshot),
-                    [checkpoint_id(snapshot)],
-                )
-            )
-            continue
-        if not turns:
-            continue
-        turn = turns[-1]
+def build_turn(index: int, thread_id: str, group: list[StateSnapshot]) -> Turn:
+    """One turn from its checkpoints (oldest first): each later checkpoint's tasks are its steps."""
+    first = group[0]
+    cid = checkpoint_id(first)
+    turn = Turn(index, thread_id, "", first.created_at or "", cid, [cid])
+    if (first.metadata or {}).get(COMPACTED):
+        turn.message, turn.final, turn.complete, turn.compacted = last_message(first.values), first.values, True, True
+        return turn
+    for snapshot in group[1:]:
         turn.checkpoints.append(checkpoint_id(snapshot))
         turn.message = turn.message or last_message(snapshot.values)
         turn.final = snapshot.values
@@ -170,20 +170,51 @@ async def list_turns(graph: Any, thread_id: str) -> list[Turn]:
                 task.name, checkpoint_id(snapshot), inputs_for(task.name, snapshot.values), update, timing, errors
             )
             turn.steps.append(step)
-    return turns
+    return turn
+
+
+async def count_turns(graph: Any, thread_id: str) -> int:
+    """How many turns the thread's current branch has, counted in the database where it can be."""
+    counted = await count_turns_in_database(graph.checkpointer, thread_id)
+    if counted is not None:
+        return counted
+    groups, _ = await turn_groups(graph, thread_id)
+    return len(groups)
+
+
+async def list_turns(graph: Any, thread_id: str, limit: int | None = None, offset: int = 0) -> list[Turn]:
+    """The thread's turns on its current branch, oldest first, each with its node steps.
+
+    With `limit`, only a page: the `limit` turns before the newest `offset` ones, read from the
+    newest checkpoint backwards, so the cost does not grow with the thread.
+    """
+    wanted = None if limit is None else offset + limit
+    groups, whole = await turn_groups(graph, thread_id, wanted)
+    total = len(groups) if whole else await count_turns(graph, thread_id)
+    first_index = total - len(groups) + 1
+    turns = [build_turn(first_index + i, thread_id, g) for i, g in enumerate(groups)]
+    return turns[: len(turns) - offset] if offset else turns
 
 
 async def find_turn(graph: Any, thread_id: str, index: int) -> Turn:
-    turns = await list_turns(graph, thread_id)
-    if not 1 <= index <= len(turns):
-        raise LookupError(f"thread {thread_id!r} has {len(turns)} turns; `sena turns {thread_id}` lists them")
-    return turns[index - 1]
+    total = await count_turns(graph, thread_id)
+    if not 1 <= index <= total:
+        raise LookupError(f"thread {thread_id!r} has {total} turns; `sena turns {thread_id}` lists them")
+    return (await list_turns(graph, thread_id, limit=1, offset=total - index))[0]
 
 
-def turn_of_checkpoint(turns: list[Turn], checkpoint: str) -> Turn:
-    for turn in turns:
-        if checkpoint in turn.checkpoints or any(c.startswith(checkpoint) for c in turn.checkpoints):
-            return turn
+async def turn_with_checkpoint(graph: Any, thread_id: str, checkpoint: str) -> Turn:
+    """The turn holding `checkpoint` (an id or its prefix), walking back from the newest turn."""
+    groups: list[list[StateSnapshot]] = []
+    current: list[StateSnapshot] = []
+    async for snapshot in back_from(graph, thread_id):
+        current.append(snapshot)
+        if opens_turn(snapshot):
+            groups.append(list(reversed(current)))
+            current = []
+            if any(checkpoint_id(s).startswith(checkpoint) for s in groups[-1]):
+                total = await count_turns(graph, thread_id)
+                return build_turn(total - len(groups) + 1, thread_id, groups[-1])
     raise LookupError(f"no checkpoint {checkpoint!r} in this thread; `sena inspect THREAD TURN` shows them")
 
 
@@ -239,8 +270,7 @@ async def replay(
 
     `build(checkpointer)` compiles the same graph over another checkpointer.
     """
-    turns = await list_turns(graph, thread_id)
-    turn = turn_of_checkpoint(turns, checkpoint)
+    turn = await turn_with_checkpoint(graph, thread_id, checkpoint)
     start = full_checkpoint(turn, checkpoint)
     source = graph.checkpointer
     original = await source.aget_tuple({"configurable": {"thread_id": thread_id, "checkpoint_id": start}})
@@ -293,8 +323,7 @@ async def fork(
     Return the new branch's first checkpoint id and the continuation's events; the original
     branch stays in the thread's history.
     """
-    turns = await list_turns(graph, thread_id)
-    turn = turn_of_checkpoint(turns, checkpoint)
+    turn = await turn_with_checkpoint(graph, thread_id, checkpoint)
     start = full_checkpoint(turn, checkpoint)
     position = turn.checkpoints.index(start)
     writer = as_node or next((s.node for s in turn.steps if s.checkpoint_id == turn.checkpoints[position - 1]), None)

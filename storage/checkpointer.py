@@ -78,3 +78,52 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
         yield saver
     finally:
         await pool.close()
+
+
+CHAIN_SQLITE = """
+WITH RECURSIVE chain(id, parent, meta) AS (
+    SELECT checkpoint_id, parent_checkpoint_id, CAST(metadata AS TEXT) FROM checkpoints
+    WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id =
+        (SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '')
+    UNION ALL
+    SELECT c.checkpoint_id, c.parent_checkpoint_id, CAST(c.metadata AS TEXT) FROM checkpoints c
+    JOIN chain ON c.thread_id = ? AND c.checkpoint_ns = '' AND c.checkpoint_id = chain.parent
+)
+SELECT COUNT(*) FROM chain
+WHERE json_extract(meta, '$.source') = 'input' OR json_extract(meta, '$.sena_compacted') = 1
+"""
+CHAIN_POSTGRES = """
+WITH RECURSIVE chain(id, parent, meta) AS (
+    SELECT checkpoint_id, parent_checkpoint_id, metadata FROM checkpoints
+    WHERE thread_id = %(t)s AND checkpoint_ns = '' AND checkpoint_id =
+        (SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = %(t)s AND checkpoint_ns = '')
+    UNION ALL
+    SELECT c.checkpoint_id, c.parent_checkpoint_id, c.metadata FROM checkpoints c
+    JOIN chain ON c.thread_id = %(t)s AND c.checkpoint_ns = '' AND c.checkpoint_id = chain.parent
+)
+SELECT COUNT(*) AS n FROM chain WHERE meta->>'source' = 'input' OR meta ? 'sena_compacted'
+"""
+
+
+async def count_turns_in_database(saver: Any, thread_id: str) -> int | None:
+    """Count the turns on the thread's current branch with one query (no checkpoint is unpacked);
+    None for a checkpointer without SQL (the caller walks the checkpoints instead)."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if isinstance(saver, AsyncSqliteSaver):
+        await saver.setup()
+        async with saver.lock, saver.conn.execute(CHAIN_SQLITE, (thread_id, thread_id, thread_id)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+    if isinstance(saver, AsyncPostgresSaver):
+        from psycopg_pool import AsyncConnectionPool
+
+        if isinstance(saver.conn, AsyncConnectionPool):
+            async with saver.conn.connection() as conn:
+                found = await (await conn.execute(CHAIN_POSTGRES, {"t": thread_id})).fetchone()
+        else:
+            async with saver.lock:
+                found = await (await saver.conn.execute(CHAIN_POSTGRES, {"t": thread_id})).fetchone()
+        return int(found["n"]) if found else 0
+    return None

@@ -88,6 +88,9 @@ async def test_old_turns_are_compacted_and_still_listed_inspected_and_forked(tmp
         turns = await T.list_turns(sena.graph, "t")
         assert [t.message for t in turns] == said
         assert [t.compacted for t in turns] == [True] * 9 + [False] * 3
+        page = await T.list_turns(sena.graph, "t", limit=4, offset=2)  # read from the newest backwards
+        assert [(t.index, t.message) for t in page] == [(i + 1, said[i]) for i in range(6, 10)]
+        assert (await T.find_turn(sena.graph, "t", 2)).message == said[1]
         old, recent = turns[0], turns[-1]
         assert old.complete and old.final["answer"] == InstantModels.REPLY and not old.steps
         assert len(old.checkpoints) == 1 and len(recent.checkpoints) >= 5

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import SenaDep
@@ -52,8 +52,14 @@ def looked_up(exc: Exception) -> HTTPException:
 
 
 @router.get("/{thread_id}/turns")
-async def turns(thread_id: ThreadIdPath, sena: SenaDep) -> list[dict[str, Any]]:
-    return [t.summary() for t in await T.list_turns(sena.graph, thread_id)]
+async def turns(
+    thread_id: ThreadIdPath,
+    sena: SenaDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="Turns per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Newest turns to skip (0: the latest page).")] = 0,
+) -> list[dict[str, Any]]:
+    """A page of the thread's turns, oldest first; older pages with a larger offset."""
+    return [t.summary() for t in await T.list_turns(sena.graph, thread_id, limit=limit, offset=offset)]
 
 
 @router.get("/{thread_id}/turns/{turn}")
