@@ -100,6 +100,12 @@ class Recorder(SqliteStore):
         )
         return [dict(r) for r in rows]
 
+    def forget_turns(self, turns: list[str]) -> int:
+        """Drop the recordings of these turns (by their question's id): compacted, no longer replayable."""
+        marks = ",".join("?" * len(turns))
+        with self._tx() as conn:
+            return conn.execute(f"DELETE FROM recordings WHERE turn IN ({marks})", turns).rowcount
+
     def forget_threads(self, thread_ids: list[str]) -> int:
         marks = ",".join("?" * len(thread_ids))
         with self._tx() as conn:

@@ -28,7 +28,7 @@ from ops.errors import classify
 from providers.model_files import Progress
 from providers.registry import ChatModels
 from storage.checkpointer import open_checkpointer
-from storage.compaction import Compactor
+from storage.compaction import Compactor, PostgresCompactor, SqliteCompactor
 from storage.conversations import TurnRecord
 
 log = logging.getLogger(__name__)
@@ -139,12 +139,15 @@ class Sena:
         return bool(snapshot.next)
 
 
-def compactor_for(settings: Settings, saver: Any) -> Compactor | None:
-    """The SQLite checkpointer's compactor (PostgreSQL keeps every checkpoint for now)."""
-    if settings.database.checkpointer != "sqlite":
-        return None
+def compactor_for(settings: Settings, saver: Any, services: Services) -> Compactor:
+    """The compactor for the configured checkpointer (storage/compaction.py)."""
     window = settings.memory.short_term_messages + 2
-    return Compactor(settings.database_path, settings.database.node_history_turns, window, saver.serde)
+    keep = settings.database.node_history_turns
+    if settings.database.checkpointer == "postgres" and settings.database.postgres_url:
+        recorder = services.recorder
+        forget = recorder.forget_turns if recorder is not None else None
+        return PostgresCompactor(settings.database.postgres_url, keep, window, saver.serde, forget)
+    return SqliteCompactor(settings.database_path, keep, window, saver.serde)
 
 
 def transcript(turns: list[TurnRecord]) -> list[BaseMessage]:
@@ -181,7 +184,7 @@ async def open_sena(
     try:
         async with open_checkpointer(settings) as saver:
             traces = LocalTraceSink(settings.data_dir / "traces") if settings.telemetry.local_traces else None
-            compactor = compactor_for(settings, saver)
+            compactor = compactor_for(settings, saver, services)
             try:
                 sena = Sena(build_graph(services, saver), services, traces, compactor)
                 if upgrade:

@@ -45,6 +45,7 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
 
         settings.database_path.parent.mkdir(parents=True, exist_ok=True)
         async with AsyncSqliteSaver.from_conn_string(str(settings.database_path)) as sqlite:
+            await sqlite.conn.execute("PRAGMA synchronous=NORMAL")  # as storage/db.py: no fsync per checkpoint
             yield sqlite
         return
     if not database.postgres_url:

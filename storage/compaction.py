@@ -51,42 +51,33 @@ class Row:
 
 
 class Compactor:
-    """Compacts the checkpoints of one SQLite file (a connection of its own, used from one thread at a time)."""
+    """What every checkpointer's compactor shares: finding the turns that aged out of node-level history.
 
-    def __init__(self, path: Path, keep_turns: int, window: int, serde: Any = None) -> None:
-        self.path = path
+    Subclasses read a thread's checkpoints newest first (`_rows`) and compact turns in their database.
+    """
+
+    def __init__(self, keep_turns: int, window: int, serde: Any = None) -> None:
         self.keep_turns = keep_turns
         self.window = window
         self.serde = serde
-        self._conn: sqlite3.Connection | None = None
-
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = connect(self.path)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _rows(self, thread_id: str, before: str | None = None) -> Generator[Row, None, None]:
-        """The thread's checkpoints newest first (below `before`), read lazily."""
-        sql = (
-            "SELECT checkpoint_id, parent_checkpoint_id, json_extract(CAST(metadata AS TEXT), '$.source') AS source,"
-            f" json_extract(CAST(metadata AS TEXT), '$.{COMPACTED}') AS compacted FROM checkpoints"
-            " WHERE thread_id = ? AND checkpoint_ns = ''"
-        )
-        params: tuple[Any, ...] = (thread_id,)
-        if before is not None:
-            sql += " AND checkpoint_id < ?"
-            params += (before,)
-        cursor = self.conn().execute(sql + " ORDER BY checkpoint_id DESC", params)
-        try:
-            for r in cursor:
-                yield Row(r["checkpoint_id"], r["parent_checkpoint_id"], r["source"], bool(r["compacted"]))
-        finally:
-            cursor.close()  # an unfinished statement would keep a read transaction open
+        raise NotImplementedError
+
+    def threads(self) -> list[str]:
+        raise NotImplementedError
+
+    def compact_thread(self, thread_id: str) -> Compacted:
+        raise NotImplementedError
+
+    def give_back_space(self) -> None:
+        """Return freed space to the file system where the database can (SQLite)."""
+
+    def vacuum(self) -> None:
+        """Rewrite the database once after a large compaction, where that gives space back."""
+
+    def close(self) -> None:
+        pass
 
     def old_turns(self, thread_id: str) -> list[list[Row]]:
         """Turns older than the kept ones and not compacted yet, oldest first (rows oldest first).
@@ -115,6 +106,71 @@ class Compactor:
         rows.close()
         return list(reversed(turns))
 
+    def previous_kept(self, thread_id: str, before: str) -> str | None:
+        older = self._rows(thread_id, before)
+        found = next((r.checkpoint_id for r in older), None)
+        older.close()
+        return found
+
+    def compact_all(self, progress: Callable[[str, int, int], None] | None = None) -> Compacted:
+        """Compact every thread (the upgrade of an older database, and `sena threads compact`)."""
+        threads = self.threads()
+        total = Compacted()
+        for index, thread_id in enumerate(threads, start=1):
+            done = self.compact_thread(thread_id)
+            total.turns += done.turns
+            total.checkpoints_deleted += done.checkpoints_deleted
+            total.recordings_deleted += done.recordings_deleted
+            if progress is not None:
+                progress(thread_id, index, len(threads))
+        return total
+
+    def question_id(self, messages: list[Any]) -> str | None:
+        question = next((m for m in reversed(messages) if getattr(m, "type", "") == "human"), None)
+        return str(question.id) if question is not None and question.id else None
+
+
+class SqliteCompactor(Compactor):
+    """Compacts the checkpoints of one SQLite file (a connection of its own, used from one thread at a time)."""
+
+    def __init__(self, path: Path, keep_turns: int, window: int, serde: Any = None) -> None:
+        super().__init__(keep_turns, window, serde)
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.path)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def threads(self) -> list[str]:
+        if not _has_table(self.conn(), "checkpoints"):
+            return []
+        return [r[0] for r in self.conn().execute("SELECT DISTINCT thread_id FROM checkpoints")]
+
+    def _rows(self, thread_id: str, before: str | None = None) -> Generator[Row, None, None]:
+        """The thread's checkpoints newest first (below `before`), read lazily."""
+        sql = (
+            "SELECT checkpoint_id, parent_checkpoint_id, json_extract(CAST(metadata AS TEXT), '$.source') AS source,"
+            f" json_extract(CAST(metadata AS TEXT), '$.{COMPACTED}') AS compacted FROM checkpoints"
+            " WHERE thread_id = ? AND checkpoint_ns = ''"
+        )
+        params: tuple[Any, ...] = (thread_id,)
+        if before is not None:
+            sql += " AND checkpoint_id < ?"
+            params += (before,)
+        cursor = self.conn().execute(sql + " ORDER BY checkpoint_id DESC", params)
+        try:
+            for r in cursor:
+                yield Row(r["checkpoint_id"], r["parent_checkpoint_id"], r["source"], bool(r["compacted"]))
+        finally:
+            cursor.close()  # an unfinished statement would keep a read transaction open
+
     def compact_thread(self, thread_id: str, recordings: bool = True) -> Compacted:
         """Compact every turn of `thread_id` beyond the kept ones; return what was done."""
         done = Compacted()
@@ -124,9 +180,7 @@ class Compactor:
         conn = self.conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            older = self._rows(thread_id, turns[0][0].checkpoint_id)
-            previous = next((r.checkpoint_id for r in older), None)
-            older.close()
+            previous = self.previous_kept(thread_id, turns[0][0].checkpoint_id)
             for rows in turns:
                 kept = rows[-1]
                 gone = [r.checkpoint_id for r in rows[:-1]]
@@ -174,7 +228,6 @@ class Compactor:
         )
         checkpoint = self.serde.loads_typed((row["type"], row["checkpoint"]))
         messages = checkpoint.get("channel_values", {}).get("messages") or []
-        question = next((m for m in reversed(messages) if getattr(m, "type", "") == "human"), None)
         if len(messages) > self.window:
             checkpoint["channel_values"]["messages"] = messages[-self.window :]
             kind, blob = self.serde.dumps_typed(checkpoint)
@@ -182,7 +235,7 @@ class Compactor:
                 f"UPDATE checkpoints SET type = ?, checkpoint = ? WHERE {ROW} = ?",
                 (kind, blob, thread_id, checkpoint_id),
             )
-        return str(question.id) if question is not None and question.id else None
+        return self.question_id(messages)
 
     def give_back_space(self, pages: int = 2000) -> None:
         """Return free pages to the file system, a bounded number at a time (no long lock)."""
@@ -190,21 +243,6 @@ class Compactor:
         if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
             conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def compact_all(self, progress: Callable[[str, int, int], None] | None = None) -> Compacted:
-        """Compact every thread (the upgrade of an older database, and `sena threads compact`)."""
-        if not _has_table(self.conn(), "checkpoints"):
-            return Compacted()
-        threads = [r[0] for r in self.conn().execute("SELECT DISTINCT thread_id FROM checkpoints")]
-        total = Compacted()
-        for index, thread_id in enumerate(threads, start=1):
-            done = self.compact_thread(thread_id)
-            total.turns += done.turns
-            total.checkpoints_deleted += done.checkpoints_deleted
-            total.recordings_deleted += done.recordings_deleted
-            if progress is not None:
-                progress(thread_id, index, len(threads))
-        return total
 
     def vacuum(self) -> None:
         """Rewrite the file with incremental auto-vacuum on (once, for a database made before it)."""
@@ -225,3 +263,124 @@ def database_bytes(path: Path) -> int:
 
 def describe(done: Compacted) -> str:
     return json.dumps(done.__dict__)
+
+
+class PostgresCompactor(Compactor):
+    """Compacts LangGraph's PostgreSQL checkpoints (its own connection, used from one thread at a time).
+
+    There, a checkpoint names a version of each channel, and the values live once per version in
+    `checkpoint_blobs`. A compacted turn's deleted checkpoints free the versions that only they
+    named: those written during the turn and replaced before its end. The versions the kept
+    checkpoint or the previous turn's name stay. Recordings live in each worker's `sena.db`:
+    `forget_turns` drops them there.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        keep_turns: int,
+        window: int,
+        serde: Any = None,
+        forget_turns: Callable[[list[str]], int] | None = None,
+    ) -> None:
+        super().__init__(keep_turns, window, serde)
+        self.url = url
+        self.forget_turns = forget_turns
+        self._conn: Any = None
+
+    def conn(self) -> Any:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def threads(self) -> list[str]:
+        return [r["thread_id"] for r in self.conn().execute("SELECT DISTINCT thread_id FROM checkpoints")]
+
+    def _rows(self, thread_id: str, before: str | None = None) -> Generator[Row, None, None]:
+        sql = (
+            "SELECT checkpoint_id, parent_checkpoint_id, metadata->>'source' AS source,"
+            f" metadata ? '{COMPACTED}' AS compacted FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = ''"
+        )
+        params: tuple[Any, ...] = (thread_id,)
+        if before is not None:
+            sql += " AND checkpoint_id < %s"
+            params += (before,)
+        with self.conn().cursor(name=None) as cursor:
+            cursor.execute(sql + " ORDER BY checkpoint_id DESC", params)
+            while (r := cursor.fetchone()) is not None:
+                yield Row(r["checkpoint_id"], r["parent_checkpoint_id"], r["source"], bool(r["compacted"]))
+
+    def _versions(self, thread_id: str, ids: list[str]) -> set[tuple[str, str]]:
+        rows = self.conn().execute(
+            "SELECT v.key AS channel, v.value #>> '{}' AS version FROM checkpoints c,"
+            " jsonb_each(c.checkpoint -> 'channel_versions') v"
+            " WHERE c.thread_id = %s AND c.checkpoint_ns = '' AND c.checkpoint_id = ANY(%s)",
+            (thread_id, ids),
+        )
+        return {(r["channel"], r["version"]) for r in rows}
+
+    def _question(self, thread_id: str, versions: set[tuple[str, str]]) -> str | None:
+        version = next((v for c, v in versions if c == "messages"), None)
+        if version is None or self.serde is None:
+            return None
+        row = (
+            self.conn()
+            .execute(
+                "SELECT type, blob FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = ''"
+                " AND channel = 'messages' AND version = %s",
+                (thread_id, version),
+            )
+            .fetchone()
+        )
+        return self.question_id(self.serde.loads_typed((row["type"], row["blob"]))) if row and row["blob"] else None
+
+    def compact_thread(self, thread_id: str) -> Compacted:
+        done = Compacted()
+        turns = self.old_turns(thread_id)
+        if not turns:
+            return done
+        conn = self.conn()
+        questions: list[str] = []
+        with conn.transaction():
+            previous = self.previous_kept(thread_id, turns[0][0].checkpoint_id)
+            for rows in turns:
+                kept, gone = rows[-1].checkpoint_id, [r.checkpoint_id for r in rows[:-1]]
+                still_named = self._versions(thread_id, [kept, *([previous] if previous else [])])
+                freed = self._versions(thread_id, gone) - still_named
+                if question := self._question(thread_id, self._versions(thread_id, [kept])):
+                    questions.append(question)
+                conn.execute(
+                    "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' AND checkpoint_id = ANY(%s)",
+                    (thread_id, gone),
+                )
+                conn.execute(
+                    "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = ''"
+                    " AND checkpoint_id = ANY(%s)",
+                    (thread_id, gone),
+                )
+                for channel, version in freed:
+                    conn.execute(
+                        "DELETE FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = ''"
+                        " AND channel = %s AND version = %s",
+                        (thread_id, channel, version),
+                    )
+                conn.execute(
+                    "UPDATE checkpoints SET parent_checkpoint_id = %s,"
+                    f" metadata = metadata || '{{\"{COMPACTED}\": 1}}'::jsonb"
+                    " WHERE thread_id = %s AND checkpoint_ns = '' AND checkpoint_id = %s",
+                    (previous, thread_id, kept),
+                )
+                previous = kept
+                done.turns += 1
+                done.checkpoints_deleted += len(gone)
+        if self.forget_turns is not None and questions:
+            done.recordings_deleted = self.forget_turns(questions)
+        return done

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -113,3 +114,38 @@ def test_two_workers_share_conversations_through_postgres(tmp_path: Path, postgr
         seen_by_a = httpx.get(f"{a}/api/v1/chat/history", params={"thread_id": "w1"}, headers=auth).json()
     assert [m["content"] for m in seen_by_a if m["role"] == "user"] == ["hello", "thanks"]
     assert len(seen_by_a) == 4
+
+
+async def test_old_turns_are_compacted_over_postgres_too(tmp_path: Path, postgres_url: str) -> None:
+    import psycopg
+
+    from bench.turn import InstantModels
+    from graph import turns as T
+    from graph.builder import build_graph
+
+    settings = postgres_settings(tmp_path, fresh_database(postgres_url))
+    settings.database.node_history_turns = 3
+    settings.memory.short_term_messages = 4
+    said = [f"question {i}" for i in range(10)]
+    async with open_sena(settings, models=InstantModels()) as sena:
+        for text in said:
+            [e async for e in sena.turn("pg", text)]
+        turns = await T.list_turns(sena.graph, "pg")
+        assert [t.message for t in turns] == said
+        assert [t.compacted for t in turns] == [True] * 7 + [False] * 3
+        assert turns[0].final["answer"] == InstantModels.REPLY and len(await sena.messages("pg")) == 20
+        rebuild = lambda saver: build_graph(sena.services, saver)  # noqa: E731
+        replayed = await T.replay(sena.graph, rebuild, "pg", turns[-1].start_checkpoint, "recorded")
+        assert replayed.identical, replayed.changes
+        recorder: Any = sena.services.recorder
+        assert recorder._query("SELECT COUNT(DISTINCT turn) AS n FROM recordings")[0]["n"] == 3
+    with psycopg.connect(settings.database.postgres_url) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = 'pg'").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM checkpoint_blobs b WHERE b.thread_id = 'pg' AND NOT EXISTS ("
+            " SELECT 1 FROM checkpoints c, jsonb_each(c.checkpoint -> 'channel_versions') v"
+            " WHERE c.thread_id = 'pg' AND v.key = b.channel AND v.value #>> '{}' = b.version)"
+        ).fetchone()[0]
+        blobs = conn.execute("SELECT COUNT(*) FROM checkpoint_blobs WHERE thread_id = 'pg'").fetchone()[0]
+    assert rows == 7 + sum(len(t.checkpoints) for t in turns[-3:])
+    assert orphans == 0 and blobs > 0  # no value is left that no checkpoint names
