@@ -32,6 +32,8 @@ DIRECTIONS: tuple[tuple[str, Better | None], ...] = (
     ("*lost*", "lower"),
     ("*missing*", "lower"),
     ("*ms*", "lower"),
+    ("*bytes*", "lower"),
+    ("*checkpoint_rows*", "lower"),
     ("*rss_mb*", "lower"),
 )
 """First match wins; a metric that matches none is not kept."""
@@ -49,6 +51,10 @@ HINTS: tuple[tuple[str, str], ...] = (
      "import may need a restart; lower memory.search_k, or prune memories (`sena memory delete`)."),
     ("extensions.*", "Sandbox calls got slower: check machine load and extensions.sandbox limits; "
      "a heavy extension in the user folder slows loading."),
+    ("long.*bytes*", "A long thread takes more room per turn: check database.node_history_turns and "
+     "memory.short_term_messages (the state's window), and that compaction runs (`sena threads compact`)."),
+    ("long.*", "Turns got slower as the thread grew: something reads the whole thread per turn; "
+     "`sena chat --verbose` shows the node times, `sena bench database` the checkpoint writes."),
     ("database.*", "SQLite got slower: run `sena doctor` (integrity), keep data/ on a local SSD, "
      "prune old threads (`sena threads prune`) and VACUUM data/sena.db."),
     ("load.*", "The server is slower under load: check `sena bench database`; docs/DEPLOY.md shows "
