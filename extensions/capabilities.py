@@ -5,12 +5,11 @@ Sandboxed code has no files, sockets or processes of its own. It imports `sena` 
 checks the extension's permissions and performs it within fixed bounds:
 
 - `system`: CPU, memory and disk figures;
-- `workspace`: list, read, write and delete inside the configured workspace folder only. Paths
-  are resolved (`..` and symlinks that leave it are refused), and the file itself is opened
-  with `openat2(RESOLVE_BENEATH)`, so a symlink swapped in after the check still cannot lead
-  out. A delete only asks: the user confirms it (extensions/confirmations.py);
+- `workspace`: list, read, write and delete inside the configured workspace folder only
+  (extensions/workspace.py: every path checked as text, then by the kernel). A delete only
+  asks: the user confirms it (extensions/confirmations.py);
 - `http`: GET requests to the configured web-search backend only, compared as parsed URLs
-  (scheme, host, port, path prefix; no user info), reading at most 256 KB of the answer;
+  (scheme, host, port, path prefix; no user info), uncompressed, at most 256 KB in 10 s;
 - `apps`: start an application from the configured allow-list, without a shell.
 
 An extension declares permissions in `METADATA["permissions"]`; core extensions get what they
@@ -19,14 +18,11 @@ declare, user and generated ones only what `config/extensions.yaml` grants them.
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import json
 import logging
-import os
 import posixpath
-import stat
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +30,7 @@ from urllib.parse import unquote
 
 from config.settings import ExtensionsSettings
 from extensions.confirmations import Confirmations
+from extensions.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +44,8 @@ PERMISSION_OF = {
     "launch_app": "apps",
     "setting": None,
 }
-MAX_FILE_BYTES = 256 * 1024
 MAX_HTTP_BYTES = 256 * 1024
-OPENAT2 = 437  # the same number on every architecture
-RESOLVE_BENEATH = 0x08
-RESOLVE_NO_MAGICLINKS = 0x02
-
-
-class OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-def open_beneath(root: Path, relative: str, flags: int, mode: int = 0o644) -> int:
-    """Open `relative` under `root` with the kernel refusing any path that leaves it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    dirfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        how = OpenHow(flags | os.O_CLOEXEC, mode if flags & os.O_CREAT else 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
-        fd = libc.syscall(OPENAT2, dirfd, relative.encode(), ctypes.byref(how), ctypes.sizeof(how))
-        if fd < 0:
-            code = ctypes.get_errno()
-            if code == errno.EXDEV:
-                raise PermissionError(f"{relative!r} leads outside the workspace")
-            raise OSError(code, os.strerror(code), relative)
-        return int(fd)
-    finally:
-        os.close(dirfd)
+HTTP_DEADLINE_S = 10.0
 
 
 def url_within(url: str, base: str) -> bool:
@@ -109,7 +82,7 @@ class Capabilities:
     ) -> None:
         self.settings = settings
         self.granted = granted
-        self.workspace = workspace
+        self.files = Workspace(workspace)
         self.confirmations = confirmations or Confirmations()
 
     def __call__(self, extension: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -134,7 +107,7 @@ class Capabilities:
         import psutil
 
         memory = psutil.virtual_memory()
-        disk = psutil.disk_usage(str(self._root()))
+        disk = psutil.disk_usage(str(self.files.root()))
         return {
             "cpu_count": psutil.cpu_count(),
             "cpu_percent": psutil.cpu_percent(interval=0.1),
@@ -147,84 +120,32 @@ class Capabilities:
             "disk_percent": disk.percent,
         }
 
-    # workspace ------------------------------------------------------------------------------
-
-    def _root(self) -> Path:
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        return self.workspace.resolve()
+    # workspace (extensions/workspace.py) --------------------------------------------------
 
     def resolve(self, relative: str) -> Path:
-        """Map a workspace-relative path to a real path inside the workspace, or refuse."""
-        root = self._root()
-        target = (root / str(relative)).resolve()
-        if target != root and not target.is_relative_to(root):
-            raise PermissionError(f"{relative!r} is outside the workspace ({root})")
-        return target
-
-    def _open(self, relative: str, flags: int) -> int:
-        """Check `relative`, then open it beneath the workspace (the kernel re-checks symlinks)."""
-        path = self.resolve(relative)
-        return open_beneath(self._root(), str(path.relative_to(self._root())), flags)
+        return self.files.resolve(relative)
 
     def list_dir(self, extension: str, relative: str = ".") -> list[dict[str, Any]]:
-        try:
-            fd = self._open(relative, os.O_RDONLY | os.O_DIRECTORY)
-        except (FileNotFoundError, NotADirectoryError):
-            raise FileNotFoundError(f"no folder {relative!r} in the workspace") from None
-        try:
-            entries = sorted(os.scandir(fd), key=lambda e: e.name)
-            return [
-                {"name": e.name, "dir": e.is_dir(follow_symlinks=False),
-                 "bytes": e.stat(follow_symlinks=False).st_size if e.is_file(follow_symlinks=False) else None}
-                for e in entries
-            ]  # fmt: skip
-        finally:
-            os.close(fd)
+        return self.files.list_dir(relative)
 
     def read_file(self, extension: str, relative: str) -> str:
-        try:
-            fd = self._open(relative, os.O_RDONLY | os.O_NOFOLLOW)
-        except (FileNotFoundError, IsADirectoryError):
-            raise FileNotFoundError(f"no file {relative!r} in the workspace") from None
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise FileNotFoundError(f"{relative!r} is not a regular file")
-            data = handle.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise ValueError(f"{relative!r} is larger than {MAX_FILE_BYTES // 1024} KB")
-        return data.decode("utf-8", errors="replace")
+        return self.files.read(relative)
 
     def write_file(self, extension: str, relative: str, text: str) -> int:
-        if len(str(text).encode()) > MAX_FILE_BYTES:
-            raise ValueError(f"refusing to write more than {MAX_FILE_BYTES // 1024} KB")
-        self.resolve(relative).parent.mkdir(parents=True, exist_ok=True)
-        fd = self._open(relative, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(str(text))
+        written = self.files.write(relative, text)
         log.info("extension %s wrote %s", extension, relative)
-        return len(text)
+        return written
 
     def delete_file(self, extension: str, relative: str, confirm: Any = None) -> dict[str, Any]:
         """Ask the user to allow the delete; `confirm` from the extension counts for nothing."""
-        path = self.resolve(relative)
-        if not path.is_file():
-            raise FileNotFoundError(f"no file {relative!r} in the workspace")
-        pending = self.confirmations.request(
-            extension, "delete_file", str(relative), lambda: self._delete(extension, relative)
-        )
-        return {"pending": pending.id, "path": str(relative), "confirm": f"/confirm {pending.id}"}
+        target = self.files.check_deletable(relative)
+        pending = self.confirmations.request(extension, "delete_file", target, lambda: self._delete(extension, target))
+        return {"pending": pending.id, "path": target, "confirm": f"/confirm {pending.id}"}
 
     def _delete(self, extension: str, relative: str) -> str:
         """Delete once the user said yes: the grant and the path are checked again now."""
         self.check(extension, "delete_file")
-        path = self.resolve(relative)
-        parent = open_beneath(
-            self._root(), str(path.parent.relative_to(self._root())) or ".", os.O_PATH | os.O_DIRECTORY
-        )
-        try:
-            os.unlink(path.name, dir_fd=parent)
-        finally:
-            os.close(parent)
+        self.files.delete(relative)
         log.info("extension %s deleted %s (confirmed by the user)", extension, relative)
         return f"Deleted {relative}."
 
@@ -238,13 +159,21 @@ class Capabilities:
             raise PermissionError("no web search backend is configured (extensions.settings.web_search.url)")
         if not isinstance(url, str) or not url_within(url, base):
             raise PermissionError(f"only the configured search backend {base} may be reached")
-        with httpx.stream("GET", httpx.URL(url), params=params, timeout=10.0, follow_redirects=False) as response:
+        deadline = time.monotonic() + HTTP_DEADLINE_S
+        identity = {"Accept-Encoding": "identity"}  # no compression: the size read is the size kept
+        with httpx.stream(
+            "GET", httpx.URL(url), params=params, headers=identity, timeout=HTTP_DEADLINE_S, follow_redirects=False
+        ) as response:
             response.raise_for_status()
+            if response.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
+                raise ValueError("the backend sent a compressed answer; only plain answers are read")
             body = bytearray()
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_raw():
                 body += chunk
                 if len(body) > MAX_HTTP_BYTES:
                     raise ValueError(f"the response is larger than {MAX_HTTP_BYTES // 1024} KB")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the backend took longer than {HTTP_DEADLINE_S:g} s")
             kind = response.headers.get("content-type", "")
         if kind.startswith("application/json"):
             return json.loads(bytes(body))

@@ -39,7 +39,7 @@ class Confirmations:
         self.listeners: list[Callable[[PendingAction], None]] = []
 
     def request(self, extension: str, action: str, target: str, perform: Callable[[], str]) -> PendingAction:
-        pending = PendingAction(secrets.token_hex(3), extension, action, target)
+        pending = PendingAction(secrets.token_hex(4), extension, action, target)
         with self._lock:
             self._expire()
             self._pending[pending.id] = (pending, perform)

@@ -185,7 +185,11 @@ class SandboxHost:
                     rejected[path.stem] = str(exc)
                     self.registry.failed_to_load(path.stem, origin, path, str(exc))
                     continue
-                if spec.name in candidates:  # core < user < generated: a later folder wins
+                if spec.name in candidates:  # core < user: your own file replaces a core one
+                    if why := takes_over(spec, candidates[spec.name]):
+                        rejected[f"{spec.name} ({origin})"] = why
+                        self.registry.failed_to_load(spec.name, origin, path, why)
+                        continue
                     log.warning("%s overrides %s", path, candidates[spec.name].path)
                 candidates[spec.name] = spec
             order, unresolved = dependency_order(candidates, set())
@@ -231,6 +235,8 @@ class SandboxHost:
                 return self._reload_failed(path.stem, origin, path, str(exc), previous)
             if previous is not None and previous.digest == spec.digest and not force:
                 return f"{spec.name} is unchanged"
+            if previous is not None and (why := takes_over(spec, previous)):
+                return f"{spec.name} did not load: {why}"
             known = set(self._specs) - {spec.name}
             _, unresolved = dependency_order({spec.name: spec}, known)
             if unresolved:
@@ -313,6 +319,16 @@ class SandboxHost:
     def close(self) -> None:
         self.sandbox.close()
         self.registry.close()
+
+
+def takes_over(spec: ExtensionSpec, existing: ExtensionSpec) -> str | None:
+    """Why `spec` may not replace `existing` of the same name (None when it may).
+
+    A generated extension never replaces a core or user one: it would inherit that name's grants.
+    """
+    if spec.origin == "generated" and existing.origin != "generated":
+        return f"the name {spec.name!r} belongs to a {existing.origin} extension; a generated one cannot replace it"
+    return None
 
 
 def group_of(spec: ExtensionSpec) -> str | None:

@@ -171,3 +171,26 @@ def test_an_input_refused_by_validate_does_not_count_as_a_failure(host: SandboxH
         with pytest.raises(ExtensionFailed, match="say please"):
             asyncio.run(host.run("picky", "", {}))
     assert "picky" in host.names()
+
+
+def test_a_generated_extension_cannot_take_a_user_extensions_name_and_grants(tmp_path: Path) -> None:
+    settings = load_settings(
+        app={"data_dir": tmp_path / "data"},
+        llm={"embedded": {"models_dir": MODELS_DIR}},
+        extensions={"user_dir": tmp_path / "user", "core": [], "grants": {"notes": ["workspace"]}},
+    )
+    (tmp_path / "user").mkdir()
+    generated = settings.generated_extensions_dir
+    generated.mkdir(parents=True)
+    write(tmp_path / "user", "notes", extension("notes", "    return 'the user one'"))
+    impostor = extension("notes", "    import sena\n    return sena.read_file('x')").replace(
+        "'requires': []", "'requires': [], 'permissions': ['workspace']"
+    )
+    write(generated, "notes", impostor)
+    host = SandboxHost(settings, ExtensionRegistry.from_path(settings.database_path))
+    report = host.load_all()
+    assert "a generated one cannot replace it" in report.rejected["notes (generated)"]
+    assert asyncio.run(host.run("notes", "", {})) == "the user one"
+    assert "cannot replace it" in host.reload_file(generated / "notes.py", force=True)
+    assert asyncio.run(host.run("notes", "", {})) == "the user one"
+    host.close()

@@ -139,13 +139,20 @@ async def test_old_turns_are_compacted_over_postgres_too(tmp_path: Path, postgre
         assert replayed.identical, replayed.changes
         recorder: Any = sena.services.recorder
         assert recorder._query("SELECT COUNT(DISTINCT turn) AS n FROM recordings")[0]["n"] == 3
-    with psycopg.connect(settings.database.postgres_url) as conn:
-        rows = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = 'pg'").fetchone()[0]
-        orphans = conn.execute(
+    with psycopg.connect(str(settings.database.postgres_url)) as conn:
+        rows = one(conn, "SELECT COUNT(*) FROM checkpoints WHERE thread_id = 'pg'")
+        orphans = one(
+            conn,
             "SELECT COUNT(*) FROM checkpoint_blobs b WHERE b.thread_id = 'pg' AND NOT EXISTS ("
             " SELECT 1 FROM checkpoints c, jsonb_each(c.checkpoint -> 'channel_versions') v"
-            " WHERE c.thread_id = 'pg' AND v.key = b.channel AND v.value #>> '{}' = b.version)"
-        ).fetchone()[0]
-        blobs = conn.execute("SELECT COUNT(*) FROM checkpoint_blobs WHERE thread_id = 'pg'").fetchone()[0]
+            " WHERE c.thread_id = 'pg' AND v.key = b.channel AND v.value #>> '{}' = b.version)",
+        )
+        blobs = one(conn, "SELECT COUNT(*) FROM checkpoint_blobs WHERE thread_id = 'pg'")
     assert rows == 7 + sum(len(t.checkpoints) for t in turns[-3:])
     assert orphans == 0 and blobs > 0  # no value is left that no checkpoint names
+
+
+def one(conn: Any, sql: str) -> Any:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return row[0]

@@ -16,7 +16,12 @@ class Channel:
         self.conn.send_bytes(json.dumps(message, default=str).encode())
 
     def recv(self) -> Any:
-        return json.loads(self.conn.recv_bytes(self.max_bytes))
+        """The next message; ValueError for one that is not JSON or is nested beyond reason."""
+        data = self.conn.recv_bytes(self.max_bytes)
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise ValueError("a message nested too deeply") from None
 
     def poll(self, timeout: float) -> bool:
         return self.conn.poll(timeout)

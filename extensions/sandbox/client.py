@@ -15,8 +15,10 @@ worker reports.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -49,6 +51,30 @@ def worker_env() -> dict[str, str]:
     env = {"LANG": "C.UTF-8"}
     env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
     return env
+
+
+MAX_ERROR_CHARS = 2000
+MAX_RESULT_BYTES = 1024 * 1024
+"""A capability's answer stays well inside the channel's 4 MB (an error that quotes its input
+could otherwise grow past it and kill the worker)."""
+
+SHAPES = {"ok": 3, "invalid": 3, "error": 4, "cap": 5}
+
+
+def shape_of(reply: Any, rid: str) -> str | None:
+    """The reply's kind if it is well formed and answers request `rid`, else None."""
+    if not isinstance(reply, list) or len(reply) < 2 or reply[1] != rid or SHAPES.get(reply[0]) != len(reply):
+        return None
+    status = str(reply[0])
+    if status == "invalid" and not isinstance(reply[2], str):
+        return None
+    if status == "error" and not (isinstance(reply[2], str) and isinstance(reply[3], str)):
+        return None
+    if status == "cap" and not (
+        isinstance(reply[2], str) and isinstance(reply[3], list) and isinstance(reply[4], dict)
+    ):
+        return None
+    return status
 
 
 class Worker:
@@ -105,7 +131,7 @@ class Worker:
             raise ExtensionFailed(f"the extension worker refused to start: {detail}")
         self.facts = detail
         for name, (digest, source) in self._loaded.items():
-            self._request(("load", name, digest, source), name)
+            self._request("load", name, digest, source)
         return conn
 
     def _connection(self) -> Channel:
@@ -127,10 +153,26 @@ class Worker:
             shutil.rmtree(self._scratch, ignore_errors=True)
         self._process, self._conn, self._scratch = None, None, None
 
-    def _request(self, message: tuple[Any, ...], name: str) -> Any:
-        """Send one request; answer the worker's capability calls as `name`; return the result."""
+    def _broken(self, name: str, why: str) -> ExtensionFailed:
+        """The worker can no longer be trusted to be in step: stop it (the next request starts another)."""
+        self._kill()
+        self.respawns += 1
+        log.warning("extension worker %s stopped: %s", self.group, why)
+        return ExtensionFailed(f"{name} {why} (the extension worker has been restarted)")
+
+    def _request(self, kind: str, name: str, digest: str, *payload: Any) -> Any:
+        """Send one request; answer the worker's capability calls as `name`; return the result.
+
+        Every message from the worker must carry this request's id and have the shape its kind
+        says; anything else (a reply queued for a later request, a malformed one, data left on
+        the channel after the answer) means the worker is compromised or broken, and it is killed.
+        """
         conn = self._conn if self._conn is not None else self._connection()
-        conn.send(message)
+        rid = secrets.token_hex(8)
+        try:
+            conn.send((kind, rid, name, digest, *payload))
+        except (OSError, ValueError):
+            raise self._broken(name, "could not be reached") from None
         deadline = time.monotonic() + self.limits.wall_seconds
         while True:
             remaining = deadline - time.monotonic()
@@ -141,29 +183,36 @@ class Worker:
             try:
                 reply = conn.recv()
             except (EOFError, OSError, ValueError):
-                self._kill()
-                raise ExtensionFailed(f"{name} crashed the extension worker (it has been restarted)") from None
-            if reply[0] == "cap":
-                conn.send(self._capability(name, reply))
+                raise self._broken(name, "crashed the extension worker") from None
+            status = shape_of(reply, rid)
+            if status is None:
+                raise self._broken(name, "broke the worker's protocol")
+            if status == "cap":
+                try:
+                    conn.send(self._capability(name, reply))
+                except (OSError, ValueError):
+                    raise self._broken(name, "crashed the extension worker") from None
                 continue
-            status, *rest = reply
+            if conn.poll(0):
+                raise self._broken(name, "left unexpected messages on the worker's channel")
             if status == "ok":
-                return rest[0]
+                return reply[2]
             if status == "invalid":
-                raise ExtensionInvalid(rest[0])
-            error, text = rest
-            raise ExtensionFailed(f"{name} failed: {error}: {text}")
+                raise ExtensionInvalid(reply[2])
+            raise ExtensionFailed(f"{name} failed: {reply[2]}: {reply[3]}")
 
     def _capability(self, name: str, reply: list[Any]) -> tuple[str, Any]:
+        """Perform one capability call for `name` (the extension the host dispatched)."""
+        _, _, op, args, kwargs = reply
         try:
-            _, op, args, kwargs = reply
-            if not isinstance(op, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
-                raise ValueError("a malformed capability request")
-            return "ok", self.capabilities(name, op, tuple(args), kwargs)
+            result = self.capabilities(name, op, tuple(args), kwargs)
         except PermissionError as exc:
-            return "denied", str(exc)
+            return "denied", str(exc)[:MAX_ERROR_CHARS]
         except Exception as exc:
-            return "error", f"{type(exc).__name__}: {exc}"
+            return "error", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        if len(json.dumps(result, default=str)) > MAX_RESULT_BYTES:
+            return "error", f"the result of sena.{op} is larger than {MAX_RESULT_BYTES // 1024} KB"
+        return "ok", result
 
     def start(self) -> None:
         """Start the process now, if it is not running (a load or call would otherwise do it)."""
@@ -174,24 +223,24 @@ class Worker:
         """Run the module body in the worker (definitions only, by validation)."""
         with self._lock:
             self._connection()
-            self._request(("load", name, digest, source), name)
+            self._request("load", name, digest, source)
             self._loaded[name] = (digest, source)
 
     def unload(self, name: str) -> None:
         with self._lock:
             if self._loaded.pop(name, None) is not None and self._conn is not None:
-                self._request(("unload", name, ""), name)
+                self._request("unload", name, "")
 
     def call(self, name: str, digest: str, user_input: str, context: Mapping[str, Any], kwargs: dict[str, Any]) -> str:
         with self._lock:
             self._connection()
-            return str(self._request(("call", name, digest, user_input, dict(context), kwargs), name))
+            return str(self._request("call", name, digest, user_input, dict(context), kwargs))
 
     def raw(self, name: str, code: str) -> str:
         """Test hook: run unrestricted Python in the confined worker, as extension `name`."""
         with self._lock:
             self._connection()
-            return str(self._request(("raw", name, "", code), name))
+            return str(self._request("raw", name, "", code))
 
     @property
     def pid(self) -> int | None:

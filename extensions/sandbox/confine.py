@@ -4,15 +4,19 @@
 any extension code, in this order (each step needs the privileges the next one gives up):
 
 1. close every inherited file descriptor but the channel;
-2. a network namespace of its own (as root, or through a user namespace): no interface but a
-   loopback that is down, so no address on the machine is reachable;
+2. network and IPC namespaces of its own (as root, or through a user namespace): no interface
+   but a loopback that is down, so no address on the machine is reachable, and no System V
+   shared memory, queue or semaphore another process can see;
 3. resource limits: address space, no file growth, few open files, no processes, no core;
 4. as root, become `nobody`: a drop that fails stops the worker;
 5. Landlock: read-only access to the Python standard library and the time-zone data, nothing
    else on the file system (not the data folder, not /etc/passwd); no TCP bind or connect;
    no signals or abstract sockets outside the worker;
 6. seccomp: `socket`, `execve`, `fork`, `clone`, `ptrace`, `io_uring` and their like fail with
-   EPERM, whatever the layers above let through.
+   EPERM, whatever the layers above let through; so do the calls Landlock does not cover that
+   reach other processes (`prlimit` of another pid, `setpriority`, affinity), change files'
+   metadata (`chmod`, `chown`, `utimes`, xattrs), watch the file system (inotify, fanotify) or
+   use System V IPC.
 
 Any layer the kernel lacks is reported in the worker's facts (and by `sena doctor`); the
 others still hold.
@@ -24,13 +28,14 @@ import ctypes
 import errno
 import logging
 import os
+import sys
 import sysconfig
 from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x08000000, 0x10000000, 0x40000000
 NOBODY = 65534
 TIMEZONE_DATA = ("/usr/share/zoneinfo", "/etc/localtime")
 
@@ -45,6 +50,17 @@ DENIED_SYSCALLS = (
     "keyctl", "add_key", "request_key", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
     "open_by_handle_at", "name_to_handle_at", "kexec_load", "init_module", "finit_module", "delete_module",
     "personality", "acct", "swapon", "swapoff", "reboot", "sethostname", "setdomainname", "syslog",
+    # other processes' scheduling (prlimit64 of another pid is refused by argument, below)
+    "setpriority", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr", "ioprio_set",
+    "kcmp", "migrate_pages", "move_pages", "process_madvise",
+    # files' metadata and links, which Landlock does not cover
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
+    "utimensat", "futimesat", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat",
+    # watching the file system, and System V / POSIX IPC
+    "inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init", "fanotify_mark",
+    "shmget", "shmat", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop", "semctl",
+    "mq_open", "mq_unlink",
 )  # fmt: skip
 
 
@@ -76,11 +92,11 @@ def close_inherited_fds(keep: int) -> int:
 
 
 def own_network_namespace() -> str:
-    """Leave the host's network: root unshares directly, anyone else through a user namespace."""
+    """Leave the host's network and IPC: root unshares directly, anyone else through a user namespace."""
     libc = ctypes.CDLL(None, use_errno=True)
-    flags = CLONE_NEWNET if os.getuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+    flags = CLONE_NEWNET | CLONE_NEWIPC if os.getuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC
     if libc.unshare(flags) == 0:
-        return "own network namespace (no interface up)"
+        return "own network namespace (no interface up) and IPC namespace"
     return f"host network (unshare: {os.strerror(ctypes.get_errno())})"
 
 
@@ -112,7 +128,9 @@ def drop_privileges() -> str:
 
 
 def readable_paths() -> list[str]:
-    paths = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")}
+    """The interpreter's own standard library (not a virtual environment's site-packages)."""
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix, "installed_base": sys.base_prefix}
+    paths = {sysconfig.get_path(key, vars=base) for key in ("stdlib", "platstdlib")}
     return sorted(paths) + [p for p in TIMEZONE_DATA if os.path.exists(p)]
 
 
@@ -142,6 +160,8 @@ def apply_seccomp() -> str:
             denied += 1
         except (OSError, ValueError):
             pass  # not a system call on this architecture
+    # the worker sets its own limits (pid 0) before each call; another process's, never
+    syscall_filter.add_rule(seccomp.ERRNO(errno.EPERM), "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
     syscall_filter.load()
     return f"{denied} system calls denied"
 

@@ -35,7 +35,7 @@ SURFACE: dict[str, tuple[str, ...]] = {
     "collections": ("Counter", "OrderedDict", "defaultdict", "deque", "namedtuple", "ChainMap"),
     "itertools": tuple(n for n in dir(__import__("itertools")) if not n.startswith("_")),
     "functools": ("reduce", "partial", "lru_cache", "cache", "cmp_to_key", "total_ordering"),
-    "textwrap": ("wrap", "fill", "shorten", "dedent", "indent", "TextWrapper"),
+    "textwrap": ("wrap", "fill", "shorten", "dedent", "indent"),  # not TextWrapper: its class table is shared
     "decimal": ("Decimal", "Context", "localcontext", "InvalidOperation", "DivisionByZero", "ROUND_HALF_UP",
                 "ROUND_HALF_EVEN", "ROUND_HALF_DOWN", "ROUND_UP", "ROUND_DOWN", "ROUND_CEILING", "ROUND_FLOOR"),
     "fractions": ("Fraction",),

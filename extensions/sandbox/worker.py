@@ -49,9 +49,9 @@ class Capabilities:
         raise AttributeError("sena is read-only")
 
 
-def capability_caller(conn: Channel) -> Capabilities:
+def capability_caller(conn: Channel, current: dict[str, str]) -> Capabilities:
     def call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        conn.send(("cap", op, args, kwargs))  # the host knows which extension it is running
+        conn.send(("cap", current["rid"], op, args, kwargs))  # the host knows which extension it runs
         status, value = conn.recv()
         if status == "ok":
             return value
@@ -89,13 +89,23 @@ def load(name: str, source: str, views: Mapping[str, ModuleView], capabilities: 
 def call(
     namespace: dict[str, Any], user_input: str, context: Mapping[str, Any], kwargs: dict[str, Any]
 ) -> tuple[str, str]:
-    """Run `validate` (if any), then `execute`, on a read-only copy of the context."""
+    """Run `validate` (if any), then `execute`, on a read-only copy of the context; each call
+    starts from fresh module state, whatever an earlier call left (a decimal context, a seed)."""
+    fresh_module_state()
     check = namespace.get("validate")
     if check is not None:
         ok, why = check(user_input, **kwargs)
         if not ok:
             return "invalid", str(why)
     return "ok", str(namespace["execute"](user_input, freeze(context), **kwargs))
+
+
+def fresh_module_state() -> None:
+    """Reset the state an extension can leave in a module it shares with the next one (loaded ones only)."""
+    if (decimal := sys.modules.get("decimal")) is not None:
+        decimal.setcontext(decimal.Context())
+    if (random := sys.modules.get("random")) is not None:
+        random.seed()
 
 
 def run_raw(code: str) -> tuple[str, str]:
@@ -120,43 +130,46 @@ def prepare(allowed: list[str]) -> dict[str, ModuleView]:
 
 
 def serve(conn: Channel, limits: Limits, views: Mapping[str, ModuleView], raw_allowed: bool) -> None:
-    capabilities = capability_caller(conn)
+    """Answer requests `[kind, request id, name, digest, ...]`; every reply repeats the request id."""
+    current = {"rid": ""}
+    capabilities = capability_caller(conn, current)
     modules: dict[str, tuple[str, dict[str, Any]]] = {}
     while True:
         try:
             request = conn.recv()
         except EOFError:
             return
-        kind, name, digest = request[:3]
+        kind, rid, name, digest = request[:4]
+        current["rid"] = rid
         try:
             if kind == "load":
-                namespace = with_cpu(limits.cpu_seconds, partial(load, name, request[3], views, capabilities))
+                namespace = with_cpu(limits.cpu_seconds, partial(load, name, request[4], views, capabilities))
                 modules[name] = (digest, namespace)
-                conn.send(("ok", None))
+                conn.send(("ok", rid, None))
             elif kind == "unload":
                 modules.pop(name, None)
-                conn.send(("ok", None))
+                conn.send(("ok", rid, None))
             elif kind == "call":
                 loaded = modules.get(name)
                 if loaded is None or loaded[0] != digest:
-                    conn.send(("error", "NotLoaded", f"{name} is not loaded in this worker"))
+                    conn.send(("error", rid, "NotLoaded", f"{name} is not loaded in this worker"))
                     continue
-                user_input, context, kwargs = request[3:6]
+                user_input, context, kwargs = request[4:7]
                 status, text = with_cpu(limits.cpu_seconds, partial(call, loaded[1], user_input, context, kwargs))
-                conn.send((status, text[: limits.max_output_chars]))
+                conn.send((status, rid, text[: limits.max_output_chars]))
             elif kind == "raw" and raw_allowed:
-                status, text = with_cpu(limits.cpu_seconds, partial(run_raw, request[3]))
-                conn.send((status, text[: limits.max_output_chars]))
+                status, text = with_cpu(limits.cpu_seconds, partial(run_raw, request[4]))
+                conn.send((status, rid, text[: limits.max_output_chars]))
             else:
-                conn.send(("error", "BadRequest", f"unknown request {kind!r}"))
+                conn.send(("error", rid, "BadRequest", f"unknown request {kind!r}"))
         except CpuExceeded:
-            conn.send(("error", "CpuTimeExceeded", f"used more than {limits.cpu_seconds:g} s of CPU time"))
+            conn.send(("error", rid, "CpuTimeExceeded", f"used more than {limits.cpu_seconds:g} s of CPU time"))
         except MemoryError:
-            conn.send(("error", "MemoryError", f"tried to use more than {limits.memory_mb} MB of memory"))
+            conn.send(("error", rid, "MemoryError", f"tried to use more than {limits.memory_mb} MB of memory"))
         except RecursionError:
-            conn.send(("error", "RecursionError", "recursed too deeply"))
+            conn.send(("error", rid, "RecursionError", "recursed too deeply"))
         except Exception as exc:  # the extension's own error, reported to the host
-            conn.send(("error", type(exc).__name__, str(exc)[:500]))
+            conn.send(("error", rid, type(exc).__name__, str(exc)[:500]))
 
 
 def main(fd: int) -> None:
