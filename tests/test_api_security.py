@@ -58,7 +58,8 @@ def test_made_up_tokens_share_the_peers_bucket_and_the_limiter_stays_small(limit
         limited.get("/api/v1/threads", headers={"Authorization": f"Bearer {secrets.token_hex(8)}"}).status_code
         for _ in range(140)
     ]
-    assert codes[:5] == [200] * 5 and codes.count(429) == 135
+    assert codes[:5] == [200] * 5 and codes.count(429) >= 130  # a fresh bucket per token would give none
+    # (a slow machine may see a request or two come back as the window slides)
     assert len(guard_of(limited).limiter.storage.storage) <= 4  # one identity: a couple of window counters
 
 
@@ -126,7 +127,7 @@ def test_a_real_server_ignores_spoofed_forwarding_and_foreign_hosts(tmp_path: Pa
             httpx.get(f"{url}/api/v1/threads", headers={"X-Forwarded-For": f"10.0.{i}.1"}).status_code
             for i in range(20)
         ]
-        assert spoofed.count(429) == 16, spoofed  # one bucket: the 413 above took the first request
+        assert spoofed.count(429) >= 14, spoofed  # one bucket (the 413 above took a request); spoofing: none
         rebound = httpx.get(f"{url}/health", headers={"Host": "attacker.test"})
         assert rebound.status_code == 400 and rebound.json()["error"]["message"].startswith("This Sena does not")
 
