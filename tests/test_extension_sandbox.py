@@ -13,7 +13,7 @@ from extensions.sandbox import ExtensionFailed, ExtensionTimeout, Limits, Sandbo
 from extensions.spec import read_spec
 from extensions.validator import validate
 
-ALLOWED = frozenset({"json", "math", "datetime", "re"})
+ALLOWED = frozenset({"json", "math", "datetime", "re", "collections"})
 
 
 def capabilities(extension: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -40,17 +40,23 @@ def test_a_normal_extension_uses_json_math_datetime_and_its_context(sandbox: San
     source = """
 import json
 import math
-from datetime import date
+import re
+from collections import Counter
+from datetime import date, datetime
 import sena
 
 def execute(user_input, context, **kwargs):
-    words = user_input.split()
+    words = re.findall(r"[a-z]+", user_input.lower())
+    when = datetime.strptime("2026-01-02", "%Y-%m-%d").date()
     return json.dumps({"words": len(words), "root": math.sqrt(16), "year": date(2026, 1, 2).year,
-                       "who": context["who"], "greeting": sena.setting("greeting")})
+                       "top": Counter(words).most_common(1)[0][0], "day": f"{when:%A}",
+                       "who": context["who"], "greeting": sena.setting("greeting"),
+                       "label": "{} of {}".format(len(words), "{0[who]}".format(context))})
 """
     sandbox.load("normal", "v1", source)
-    assert sandbox.call("normal", "v1", "count these three", {"who": "ana"}, {}) == (
-        '{"words": 3, "root": 4.0, "year": 2026, "who": "ana", "greeting": "hi"}'
+    assert sandbox.call("normal", "v1", "count these three three", {"who": "ana"}, {}) == (
+        '{"words": 4, "root": 4.0, "year": 2026, "top": "three", "day": "Friday", "who": "ana", '
+        '"greeting": "hi", "label": "4 of ana"}'
     )
     facts = sandbox.worker_facts
     assert facts["nproc"] == 0 and set(facts["environment"]) <= {"LANG", "TZ"}

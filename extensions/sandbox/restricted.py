@@ -17,6 +17,7 @@ import _string  # type: ignore[import-not-found]
 import builtins
 import operator
 import string
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from types import CodeType, FrameType, MappingProxyType, ModuleType, TracebackType
 from typing import Any
@@ -49,8 +50,11 @@ SURFACE: dict[str, tuple[str, ...]] = {
 """The names each allowed module offers extensions. A module allowed by configuration but not
 listed here is offered with its public, non-module names (a warning says so)."""
 
-PRELOAD = ("_strptime",)
-"""Modules the curated names import lazily (`datetime.strptime`), loaded before confinement."""
+C_LAZY_IMPORTS = frozenset({"_strptime", "time"})
+"""Modules C code imports on first use through the caller's `__import__` (`datetime.strptime`)."""
+PRELOAD = (*C_LAZY_IMPORTS, "heapq", "copy", "time", "warnings", "unicodedata", "weakref", "types")
+"""Modules the curated names import lazily (`Counter.most_common` imports heapq), loaded before
+the worker gives up the right to read the standard library's files."""
 
 FORMAT_METHODS = frozenset({"format", "format_map"})
 REFUSED_TYPES = (ModuleType, FrameType, TracebackType, CodeType)
@@ -168,6 +172,8 @@ def restricted_globals(name: str, views: Mapping[str, ModuleView], capabilities:
             raise ImportError("relative imports are not allowed")
         if module == "sena":
             return capabilities
+        if module in C_LAZY_IMPORTS and module in sys.modules:  # C code's own lazy import
+            return sys.modules[module]
         if module not in views:
             raise ImportError(f"import of {module!r} is not allowed")
         view = views[module]
