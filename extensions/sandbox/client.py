@@ -189,7 +189,7 @@ class Worker:
                 raise self._broken(name, "broke the worker's protocol")
             if status == "cap":
                 try:
-                    conn.send(self._capability(name, reply))
+                    conn.send(self._capability(name, reply, rid))
                 except (OSError, ValueError):
                     raise self._broken(name, "crashed the extension worker") from None
                 continue
@@ -201,18 +201,18 @@ class Worker:
                 raise ExtensionInvalid(reply[2])
             raise ExtensionFailed(f"{name} failed: {reply[2]}: {reply[3]}")
 
-    def _capability(self, name: str, reply: list[Any]) -> tuple[str, Any]:
+    def _capability(self, name: str, reply: list[Any], rid: str) -> tuple[str, str, Any]:
         """Perform one capability call for `name` (the extension the host dispatched)."""
         _, _, op, args, kwargs = reply
         try:
             result = self.capabilities(name, op, tuple(args), kwargs)
         except PermissionError as exc:
-            return "denied", str(exc)[:MAX_ERROR_CHARS]
+            return "denied", rid, str(exc)[:MAX_ERROR_CHARS]
         except Exception as exc:
-            return "error", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+            return "error", rid, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         if len(json.dumps(result, default=str)) > MAX_RESULT_BYTES:
-            return "error", f"the result of sena.{op} is larger than {MAX_RESULT_BYTES // 1024} KB"
-        return "ok", result
+            return "error", rid, f"the result of sena.{op} is larger than {MAX_RESULT_BYTES // 1024} KB"
+        return "ok", rid, result
 
     def start(self) -> None:
         """Start the process now, if it is not running (a load or call would otherwise do it)."""

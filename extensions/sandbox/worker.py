@@ -22,6 +22,8 @@ from extensions.sandbox.channel import Channel
 from extensions.sandbox.confine import Limits, confine
 from extensions.sandbox.restricted import PRELOAD, ModuleView, freeze, module_view, restricted_globals
 
+REQUESTS = frozenset({"load", "unload", "call", "raw"})
+
 
 class CpuExceeded(BaseException):  # not an Exception, so `except Exception` cannot swallow it
     pass
@@ -52,7 +54,9 @@ class Capabilities:
 def capability_caller(conn: Channel, current: dict[str, str]) -> Capabilities:
     def call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         conn.send(("cap", current["rid"], op, args, kwargs))  # the host knows which extension it runs
-        status, value = conn.recv()
+        status, rid, value = conn.recv()
+        while rid != current["rid"]:  # an answer to a call that the CPU limit cut short
+            status, rid, value = conn.recv()
         if status == "ok":
             return value
         raise PermissionError(value) if status == "denied" else RuntimeError(value)
@@ -139,6 +143,8 @@ def serve(conn: Channel, limits: Limits, views: Mapping[str, ModuleView], raw_al
             request = conn.recv()
         except EOFError:
             return
+        if not (isinstance(request, list) and len(request) >= 4 and request[0] in REQUESTS):
+            continue  # a capability answer that arrived after the CPU limit cut its call short
         kind, rid, name, digest = request[:4]
         current["rid"] = rid
         try:
