@@ -112,16 +112,24 @@ class Sena:
     async def state(self, thread_id: str) -> StateSnapshot:
         return await self.graph.aget_state(self._config(thread_id))
 
-    async def messages(self, thread_id: str) -> list[BaseMessage]:
-        """The thread's whole transcript: the conversation log, then what only the checkpoint holds
-        yet (the window's messages of a turn still running or cut short, or from before the log)."""
+    async def messages(self, thread_id: str, turns: int | None = None) -> list[BaseMessage]:
+        """The thread's transcript: the conversation log, then what only the checkpoint holds yet
+        (the window's messages of a turn still running or cut short, or from before the log).
+        With `turns`, the messages of the latest `turns` turns only."""
         snapshot = await self.state(thread_id)
         window = list(snapshot.values.get("messages") or [])
         log = self.services.log
-        logged = transcript(await asyncio.to_thread(log.turns, thread_id)) if log is not None else []
+        logged = transcript(await asyncio.to_thread(log.turns, thread_id, turns)) if log is not None else []
         known = {m.id for m in logged}
+        if turns is not None and logged:  # the window's older messages are in the log too
+            oldest = float(logged[0].additional_kwargs.get("ts") or 0.0)
+            window = [m for m in window if float(m.additional_kwargs.get("ts") or 0.0) >= oldest]
         merged = logged + [m for m in window if m.id not in known]
-        return sorted(merged, key=lambda m: float(m.additional_kwargs.get("ts") or 0.0))
+        ordered = sorted(merged, key=lambda m: float(m.additional_kwargs.get("ts") or 0.0))
+        if turns is not None:
+            starts = [i for i, m in enumerate(ordered) if isinstance(m, HumanMessage)]
+            ordered = ordered[starts[-turns] :] if len(starts) > turns else ordered
+        return ordered
 
     async def saved(self, thread_id: str, text: str) -> bool:
         """Tell whether `text` reached the thread's checkpoint as the user's last message

@@ -188,8 +188,14 @@ class ConversationLog(SqliteStore):
             for r in rows
         ]
 
-    def turns(self, thread_id: str) -> list[TurnRecord]:
-        rows = self._query("SELECT * FROM conversations WHERE thread_id = ? ORDER BY id", (thread_id,))
+    def turns(self, thread_id: str, latest: int | None = None) -> list[TurnRecord]:
+        """The thread's turns, oldest first; with `latest`, only the last ones (read by index, not scanned)."""
+        if latest is None:
+            rows = self._query("SELECT * FROM conversations WHERE thread_id = ? ORDER BY id", (thread_id,))
+        else:
+            rows = self._query(
+                "SELECT * FROM conversations WHERE thread_id = ? ORDER BY id DESC LIMIT ?", (thread_id, latest)
+            )[::-1]
         return [_turn(r) for r in rows]
 
     def backfill_ids(self, thread_id: str, exchanges: list[tuple[Any, Any]]) -> int:

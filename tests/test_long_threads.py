@@ -53,6 +53,8 @@ async def test_state_size_does_not_grow_with_the_thread_and_nothing_is_lost(tmp_
         assert [m.text for m in transcript if isinstance(m, HumanMessage)] == said
         assert len(transcript) == 80 and all(m.text == InstantModels.REPLY for m in transcript[1::2])
         assert len({m.id for m in transcript}) == 80
+        latest = await sena.messages("t", turns=3)  # /history?limit=3 reads three rows, not the thread
+        assert [m.text for m in latest if isinstance(m, HumanMessage)] == said[-3:] and len(latest) == 6
 
         exported = await export_session(sena, "t")
         await import_session(sena, exported, "copy")

@@ -6,9 +6,9 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
@@ -80,13 +80,17 @@ async def chat_stream(request: ChatRequest, runner: RunnerDep, settings: Setting
 
 
 @router.get("/history")
-async def history(sena: SenaDep, thread_id: ThreadIdQuery) -> list[HistoryMessage]:
-    """The thread's messages, oldest first."""
+async def history(
+    sena: SenaDep,
+    thread_id: ThreadIdQuery,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="Only the latest turns' messages.")] = None,
+) -> list[HistoryMessage]:
+    """The thread's messages, oldest first (with `limit`, those of the latest `limit` turns)."""
     return [
         HistoryMessage(
             role="user" if isinstance(m, HumanMessage) else "assistant",
             content=m.text,
             ts=m.additional_kwargs.get("ts"),
         )
-        for m in await sena.messages(thread_id)
+        for m in await sena.messages(thread_id, limit)
     ]
