@@ -6,8 +6,9 @@ configured. At each mark (10, 100, 500, 1,000 turns) it reports, over the last (
 before the mark: the per-turn time without model time (p50, p95), and the graph's own overhead,
 which also leaves out the extensions' run time (the question set asks about the CPU now and then,
 and `system_info` samples it for 100 ms). Then the database's size, the bytes each turn added
-since the previous mark, and the checkpoint rows. Five warm-up turns on another thread come first. Growth, not a single value, is the point: a
-flat per-turn time and a constant number of bytes per turn mean a thread can live for years.
+since the previous mark, and the checkpoint rows. Five warm-up turns on another thread come first.
+Growth, not a single value, is the point: a flat per-turn time and a constant number of bytes
+per turn mean a thread can live for years.
 """
 
 from __future__ import annotations
