@@ -237,12 +237,15 @@ class SqliteCompactor(Compactor):
             )
         return self.question_id(messages)
 
-    def give_back_space(self, pages: int = 2000) -> None:
-        """Return free pages to the file system, a bounded number at a time (no long lock)."""
+    def give_back_space(self, pages: int = 2000, keep_free: int = 1024) -> None:
+        """Return free pages to the file system once more than `keep_free` (4 MB) have piled up,
+        a bounded number at a time (no long lock). The next turns reuse a few freed pages anyway,
+        so giving back every turn's would only make the file shrink and grow again."""
         conn = self.conn()
-        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            return
+        if conn.execute("PRAGMA freelist_count").fetchone()[0] > keep_free:
             conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def vacuum(self) -> None:
         """Rewrite the file with incremental auto-vacuum on (once, for a database made before it)."""
