@@ -127,18 +127,23 @@ def opens_turn(snapshot: StateSnapshot) -> bool:
     return bool(metadata.get(COMPACTED)) or metadata.get("source") == "input"
 
 
-async def turn_groups(graph: Any, thread_id: str, wanted: int | None = None) -> tuple[list[list[StateSnapshot]], bool]:
-    """The newest `wanted` turns (all when None) as checkpoint lists, oldest turn and checkpoint first;
-    and whether the walk reached the thread's first turn."""
-    groups: list[list[StateSnapshot]] = []
+async def turns_back(graph: Any, thread_id: str) -> AsyncIterator[list[StateSnapshot]]:
+    """The thread's turns newest first, each as its checkpoints oldest first."""
     current: list[StateSnapshot] = []
     async for snapshot in back_from(graph, thread_id):
         current.append(snapshot)
         if opens_turn(snapshot):
-            groups.append(list(reversed(current)))
+            yield list(reversed(current))
             current = []
-            if wanted is not None and len(groups) >= wanted:
-                return list(reversed(groups)), False
+
+
+async def turn_groups(graph: Any, thread_id: str, wanted: int | None = None) -> tuple[list[list[StateSnapshot]], bool]:
+    """The newest `wanted` turns (all when None), oldest first; and whether that was all of them."""
+    groups: list[list[StateSnapshot]] = []
+    async for group in turns_back(graph, thread_id):
+        groups.append(group)
+        if wanted is not None and len(groups) >= wanted:
+            return list(reversed(groups)), False
     return list(reversed(groups)), True
 
 
@@ -205,16 +210,11 @@ async def find_turn(graph: Any, thread_id: str, index: int) -> Turn:
 
 async def turn_with_checkpoint(graph: Any, thread_id: str, checkpoint: str) -> Turn:
     """The turn holding `checkpoint` (an id or its prefix), walking back from the newest turn."""
-    groups: list[list[StateSnapshot]] = []
-    current: list[StateSnapshot] = []
-    async for snapshot in back_from(graph, thread_id):
-        current.append(snapshot)
-        if opens_turn(snapshot):
-            groups.append(list(reversed(current)))
-            current = []
-            if any(checkpoint_id(s).startswith(checkpoint) for s in groups[-1]):
-                total = await count_turns(graph, thread_id)
-                return build_turn(total - len(groups) + 1, thread_id, groups[-1])
+    back = 0
+    async for group in turns_back(graph, thread_id):
+        if any(checkpoint_id(s).startswith(checkpoint) for s in group):
+            return build_turn(await count_turns(graph, thread_id) - back, thread_id, group)
+        back += 1
     raise LookupError(f"no checkpoint {checkpoint!r} in this thread; `sena inspect THREAD TURN` shows them")
 
 

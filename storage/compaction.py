@@ -60,6 +60,7 @@ class Compactor:
         self.keep_turns = keep_turns
         self.window = window
         self.serde = serde
+        self._conn: Any = None  # the subclass's own connection, opened on first use
 
     def _rows(self, thread_id: str, before: str | None = None) -> Generator[Row, None, None]:
         raise NotImplementedError
@@ -77,7 +78,9 @@ class Compactor:
         """Rewrite the database once after a large compaction, where that gives space back."""
 
     def close(self) -> None:
-        pass
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def old_turns(self, thread_id: str) -> list[list[Row]]:
         """Turns older than the kept ones and not compacted yet, oldest first (rows oldest first).
@@ -136,17 +139,12 @@ class SqliteCompactor(Compactor):
     def __init__(self, path: Path, keep_turns: int, window: int, serde: Any = None) -> None:
         super().__init__(keep_turns, window, serde)
         self.path = path
-        self._conn: sqlite3.Connection | None = None
 
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect(self.path)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn: sqlite3.Connection = self._conn
+        return conn
 
     def threads(self) -> list[str]:
         if not _has_table(self.conn(), "checkpoints"):
@@ -289,7 +287,6 @@ class PostgresCompactor(Compactor):
         super().__init__(keep_turns, window, serde)
         self.url = url
         self.forget_turns = forget_turns
-        self._conn: Any = None
 
     def conn(self) -> Any:
         import psycopg
@@ -298,11 +295,6 @@ class PostgresCompactor(Compactor):
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
         return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def threads(self) -> list[str]:
         return [r["thread_id"] for r in self.conn().execute("SELECT DISTINCT thread_id FROM checkpoints")]

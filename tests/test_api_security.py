@@ -19,23 +19,17 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.security import Guard
-from config.settings import Settings, load_settings
-from tests.conftest import MODELS_DIR
+from config.settings import Settings
 from tests.fakes import ScriptedModels
 from tests.serving import running_server, serve_env
+from tests.test_api import api_settings as api_test_settings
 
 pytestmark = pytest.mark.slow  # opens the app (mem0 off) and, at the end, a real server
 LOCAL = "http://127.0.0.1"
 
 
 def api_settings(root: Path, **api: Any) -> Settings:
-    settings = load_settings(
-        app={"data_dir": root / "data"},
-        llm={"embedded": {"models_dir": MODELS_DIR}},
-        extensions={"user_dir": root / "user", "watch": False},
-        api=api,
-    )
-    settings.intent_routing.use_router_model = False
+    settings = api_test_settings(root, **api)
     settings.memory.long_term = False
     return settings
 
