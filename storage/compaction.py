@@ -287,6 +287,7 @@ class PostgresCompactor(Compactor):
         super().__init__(keep_turns, window, serde)
         self.url = url
         self.forget_turns = forget_turns
+        self.page_rows = 200
 
     def conn(self) -> Any:
         import psycopg
@@ -300,18 +301,19 @@ class PostgresCompactor(Compactor):
         return [r["thread_id"] for r in self.conn().execute("SELECT DISTINCT thread_id FROM checkpoints")]
 
     def _rows(self, thread_id: str, before: str | None = None) -> Generator[Row, None, None]:
+        """Newest first, a page at a time (a plain cursor would fetch the whole thread at once)."""
         sql = (
             "SELECT checkpoint_id, parent_checkpoint_id, metadata->>'source' AS source,"
             f" metadata ? '{COMPACTED}' AS compacted FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = ''"
+            " AND (%s::text IS NULL OR checkpoint_id < %s) ORDER BY checkpoint_id DESC LIMIT %s"
         )
-        params: tuple[Any, ...] = (thread_id,)
-        if before is not None:
-            sql += " AND checkpoint_id < %s"
-            params += (before,)
-        with self.conn().cursor(name=None) as cursor:
-            cursor.execute(sql + " ORDER BY checkpoint_id DESC", params)
-            while (r := cursor.fetchone()) is not None:
+        while True:
+            page = self.conn().execute(sql, (thread_id, before, before, self.page_rows)).fetchall()
+            for r in page:
                 yield Row(r["checkpoint_id"], r["parent_checkpoint_id"], r["source"], bool(r["compacted"]))
+            if len(page) < self.page_rows:
+                return
+            before = page[-1]["checkpoint_id"]
 
     def _versions(self, thread_id: str, ids: list[str]) -> set[tuple[str, str]]:
         rows = self.conn().execute(

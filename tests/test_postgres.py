@@ -122,12 +122,15 @@ async def test_old_turns_are_compacted_over_postgres_too(tmp_path: Path, postgre
     from bench.turn import InstantModels
     from graph import turns as T
     from graph.builder import build_graph
+    from storage.compaction import PostgresCompactor
 
     settings = postgres_settings(tmp_path, fresh_database(postgres_url))
     settings.database.node_history_turns = 3
     settings.memory.short_term_messages = 4
     said = [f"question {i}" for i in range(10)]
     async with open_sena(settings, models=InstantModels()) as sena:
+        assert isinstance(sena.compactor, PostgresCompactor)
+        sena.compactor.page_rows = 4  # the thread's checkpoints are read in several pages
         for text in said:
             [e async for e in sena.turn("pg", text)]
         turns = await T.list_turns(sena.graph, "pg")
