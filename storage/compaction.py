@@ -288,6 +288,8 @@ class PostgresCompactor(Compactor):
         self.url = url
         self.forget_turns = forget_turns
         self.page_rows = 200
+        self.vacuum_every = 50  # compacted turns between two VACUUMs of the checkpoint tables
+        self._since_vacuum = 0
 
     def conn(self) -> Any:
         import psycopg
@@ -380,4 +382,12 @@ class PostgresCompactor(Compactor):
                 done.checkpoints_deleted += len(gone)
         if self.forget_turns is not None and questions:
             done.recordings_deleted = self.forget_turns(questions)
+        self._since_vacuum += done.turns
         return done
+
+    def give_back_space(self) -> None:
+        """VACUUM the checkpoint tables now and then, so the rows compaction deleted are reused
+        at once rather than when autovacuum next wakes up (their scans would otherwise slow down)."""
+        if self._since_vacuum >= self.vacuum_every:
+            self._since_vacuum = 0
+            self.conn().execute("VACUUM (ANALYZE) checkpoints, checkpoint_blobs, checkpoint_writes")

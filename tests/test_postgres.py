@@ -131,6 +131,7 @@ async def test_old_turns_are_compacted_over_postgres_too(tmp_path: Path, postgre
     async with open_sena(settings, models=InstantModels()) as sena:
         assert isinstance(sena.compactor, PostgresCompactor)
         sena.compactor.page_rows = 4  # the thread's checkpoints are read in several pages
+        sena.compactor.vacuum_every = 2  # and the tables are vacuumed along the way
         for text in said:
             [e async for e in sena.turn("pg", text)]
         turns = await T.list_turns(sena.graph, "pg")
