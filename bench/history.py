@@ -25,6 +25,8 @@ DIRECTIONS: tuple[tuple[str, Better | None], ...] = (
     ("*debounce_ms*", None),  # a setting, not a measurement
     ("*false_hit_rate*", "lower"),
     ("*recall*", "higher"),
+    ("*accuracy*", "higher"),
+    ("*without_model_share*", "higher"),
     ("*new_above_old*", "higher"),
     ("*vs_bm25*", "higher"),
     ("*per_s*", "higher"),
@@ -44,6 +46,8 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("turn.*model_ms*", "The model got slower: check machine load, llm.embedded.n_threads, and max_tokens per role."),
     ("turn.*", "The graph's own time grew: `sena bench database` (checkpoint writes) and the node times in "
      "`sena chat --verbose` show which step; keep data/ on a local SSD."),
+    ("routing.*", "Intent routing got worse or slower: check the rules and examples in config/models.yaml "
+     "and intent_routing.router_threshold; `sena bench routing` lists the confusions."),
     ("memory.*recall*", "Retrieval quality fell: check memory.search_threshold, memory.recency_weight and the "
      "embedder; `sena bench memory` prints the threshold sweep."),
     ("memory.*new_above_old*", "Updated facts rank below old ones more often: check memory.recency_weight."),

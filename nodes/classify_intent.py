@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
 from config.settings import IntentRoutingSettings
@@ -61,23 +64,35 @@ def router_prompt(text: str, routing: IntentRoutingSettings) -> list[Any]:
     ]
 
 
+async def decide(
+    text: str, routing: IntentRoutingSettings, router: Callable[[], Runnable[Any, Any]] | None
+) -> IntentRecord:
+    """Rules first; the router model (made by `router`, only when needed) when they are unsure."""
+    record = classify_by_rules(text, routing)
+    if record is None and router is not None and text.strip():
+        decision: Any = await router().ainvoke(router_prompt(text, routing), config={"tags": ["nostream"]})
+        intent, confidence = str(decision["intent"]), float(decision.get("confidence", 0.5))
+        if intent in routing.intents and confidence >= routing.router_threshold:
+            record = intent_record(routing, intent, confidence, "router")
+    return record or intent_record(routing, routing.default_intent, 0.5, "default")
+
+
+def structured_router(model: BaseChatModel, routing: IntentRoutingSettings) -> Runnable[Any, Any]:
+    return model.with_structured_output(router_schema(routing), method="json_schema")
+
+
 async def classify_intent(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
     """Classify the newest message: rules first, the router model only when the rules are unsure.
 
     Also clears the previous turn's per-turn keys, since this node opens every turn.
     """
     routing = services.settings.intent_routing
-    text = last_user_text(state)
-    record = classify_by_rules(text, routing)
-    if record is None and routing.use_router_model and text.strip():
+
+    def router() -> Runnable[Any, Any]:
         choice = services.models.choose("router", runtime.context.model_overrides.get("router"))
-        model = services.chat_model(choice).with_structured_output(router_schema(routing), method="json_schema")
-        decision: Any = await model.ainvoke(router_prompt(text, routing), config={"tags": ["nostream"]})
-        intent, confidence = str(decision["intent"]), float(decision.get("confidence", 0.5))
-        if intent in routing.intents and confidence >= routing.router_threshold:
-            record = intent_record(routing, intent, confidence, "router")
-    if record is None:
-        record = intent_record(routing, routing.default_intent, 0.5, "default")
+        return structured_router(services.chat_model(choice), routing)
+
+    record = await decide(last_user_text(state), routing, router if routing.use_router_model else None)
     if asked := [n for n in runtime.context.extensions if n not in record["required_extensions"]]:
         record = IntentRecord(**{**record, "required_extensions": [*record["required_extensions"], *asked]})
     return {**TURN_RESET, "intent": record}
