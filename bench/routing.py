@@ -3,8 +3,9 @@
 The held-out set (`bench/data/routing_heldout.jsonl`) was written by someone who had not seen the
 rules or examples: 254 messages, slang, typos, mixed statement-plus-question messages, a few in
 other languages. Each message goes through the same decision the graph makes (`decide`: rules,
-then the router model when they are unsure). The report: accuracy overall and per intent, the
-share decided without a model call, per-message latency (p50, p95), and the confusions.
+likeness to config/intent_examples.yaml, then the router model when neither is sure). The
+report: accuracy overall and per intent, the share decided without a model call, per-message
+latency (p50, p95), and the confusions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from bench.turn import pct
 from config.settings import Settings
 from nodes.classify_intent import decide, structured_router
+from nodes.intent_examples import ExampleIndex
 
 HELD_OUT = Path(__file__).resolve().parent / "data" / "routing_heldout.jsonl"
 
@@ -33,6 +35,9 @@ async def run(settings: Settings, path: Path = HELD_OUT, use_model: bool = True)
     routing = settings.intent_routing
     registry = ModelRegistry(settings.llm, settings.models_dir)
     router = structured_router(registry.get(registry.choose("router")), routing) if use_model else None
+    examples = ExampleIndex(settings.intent_examples) if routing.use_examples and settings.intent_examples else None
+    if examples is not None:
+        examples.scores("warm up")  # embeds the examples once, as the first turn would
     items = load(path)
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -41,7 +46,7 @@ async def run(settings: Settings, path: Path = HELD_OUT, use_model: bool = True)
     latencies, fast = [], []
     for item in items:
         started = time.perf_counter()
-        record = await decide(item["text"], routing, (lambda: router) if router is not None else None)
+        record = await decide(item["text"], routing, (lambda: router) if router is not None else None, examples)
         elapsed = (time.perf_counter() - started) * 1000
         latencies.append(elapsed)
         if record["source"] != "router":

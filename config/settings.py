@@ -23,7 +23,7 @@ from ops.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
-CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml", "logging.yaml")
+CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml", "logging.yaml", "intent_examples.yaml")
 
 Role = Literal["fast", "critical", "code", "router"]
 ROLES: tuple[Role, ...] = ("fast", "critical", "code", "router")
@@ -114,6 +114,9 @@ class IntentRoutingSettings(Section):
     rule_confidence: float = Field(default=0.9, ge=0, le=1)
     router_threshold: float = Field(default=0.6, ge=0, le=1)
     use_router_model: bool = True
+    use_examples: bool = True  # compare with config/intent_examples.yaml before asking the router model
+    examples_threshold: float = Field(default=0.55, ge=0, le=1)  # cosine similarity to the best example
+    examples_margin: float = Field(default=0.05, ge=0, le=1)  # ...ahead of the next intent's best
     intents: dict[str, IntentRoute] = Field(default_factory=dict)
 
 
@@ -252,6 +255,7 @@ class Settings(BaseSettings):
     app: AppSettings = Field(default_factory=AppSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     intent_routing: IntentRoutingSettings = Field(default_factory=IntentRoutingSettings)
+    intent_examples: dict[str, list[str]] = Field(default_factory=dict)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     extensions: ExtensionsSettings = Field(default_factory=ExtensionsSettings)
     api: APISettings = Field(default_factory=APISettings)

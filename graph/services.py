@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from graph.recording import Recorder
     from memory.learnings import Learner
     from memory.store import MemoryStore
+    from nodes.intent_examples import ExampleIndex
     from ops.telemetry import Telemetry
     from providers.registry import ModelChoice
 
@@ -46,6 +47,20 @@ class Services:
     telemetry: Telemetry | None = None
     """Timings and failures of every turn, for `sena stats` and the API."""
     _recording: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _examples: Any = field(default=None, repr=False)
+
+    def intent_examples(self) -> ExampleIndex | None:
+        """The example messages classify_intent compares with, embedded on first use (None when off)."""
+        routing = self.settings.intent_routing
+        if not routing.use_examples or not self.settings.intent_examples:
+            return None
+        if self._examples is None:
+            from nodes.intent_examples import ExampleIndex  # numpy and the embedder load on first use
+
+            embedder = getattr(self.memory, "embedder", None)
+            self._examples = ExampleIndex(self.settings.intent_examples, embedder)
+        index: ExampleIndex = self._examples
+        return index
 
     def chat_model(self, choice: ModelChoice) -> BaseChatModel:
         """The role's chat model, recorded (or replayed) when a recorder is set."""

@@ -22,7 +22,7 @@ class IntentRecord(TypedDict):
     required_extensions: list[str]
     needs_memory: bool
     confidence: float
-    source: Literal["rules", "router", "default"]
+    source: Literal["rules", "examples", "router", "default"]
 
 
 class MemoryPlan(TypedDict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from config.settings import IntentRoutingSettings
 from graph.services import Services
 from graph.state import TURN_RESET, IntentRecord, SenaContext, SenaState
 from nodes import last_user_text
+from nodes.intent_examples import ExampleIndex
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,22 @@ def router_prompt(text: str, routing: IntentRoutingSettings) -> list[Any]:
 
 
 async def decide(
-    text: str, routing: IntentRoutingSettings, router: Callable[[], Runnable[Any, Any]] | None
+    text: str,
+    routing: IntentRoutingSettings,
+    router: Callable[[], Runnable[Any, Any]] | None,
+    examples: ExampleIndex | None = None,
 ) -> IntentRecord:
-    """Rules first; the router model (made by `router`, only when needed) when they are unsure."""
+    """Rules first, then likeness to the example messages; the router model (made by `router`,
+    only when needed) when neither is sure."""
     record = classify_by_rules(text, routing)
+    if record is None and examples is not None and text.strip():
+        try:
+            found = await asyncio.to_thread(examples.decide, text, routing.examples_threshold, routing.examples_margin)
+        except Exception:  # the embedder failed: the router model decides, as without examples
+            log.warning("comparing with the intent examples failed", exc_info=True)
+            found = None
+        if found is not None and found[0] in routing.intents:
+            record = intent_record(routing, found[0], found[1], "examples")
     if record is None and router is not None and text.strip():
         decision: Any = await router().ainvoke(router_prompt(text, routing), config={"tags": ["nostream"]})
         intent, confidence = str(decision["intent"]), float(decision.get("confidence", 0.5))
@@ -92,7 +106,9 @@ async def classify_intent(state: SenaState, runtime: Runtime[SenaContext], servi
         choice = services.models.choose("router", runtime.context.model_overrides.get("router"))
         return structured_router(services.chat_model(choice), routing)
 
-    record = await decide(last_user_text(state), routing, router if routing.use_router_model else None)
+    record = await decide(
+        last_user_text(state), routing, router if routing.use_router_model else None, services.intent_examples()
+    )
     if asked := [n for n in runtime.context.extensions if n not in record["required_extensions"]]:
         record = IntentRecord(**{**record, "required_extensions": [*record["required_extensions"], *asked]})
     return {**TURN_RESET, "intent": record}

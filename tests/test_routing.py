@@ -71,3 +71,33 @@ def test_memory_heuristics(text: str, intent: str, needs: bool, use: bool, reaso
 )
 def test_a_question_about_the_user_that_no_rule_covers_is_ambiguous(text: str, intent: str) -> None:
     assert plan_memory(text, intent, False) is None
+
+
+class Unreachable:
+    """A router model that must not be asked."""
+
+    async def ainvoke(self, *args: object, **kwargs: object) -> object:
+        raise AssertionError("the router model was asked although the examples decided")
+
+
+async def test_a_message_like_an_example_is_decided_without_the_router_model() -> None:
+    from nodes.classify_intent import decide
+    from nodes.intent_examples import ExampleIndex
+
+    settings = load_settings()
+    examples = ExampleIndex(settings.intent_examples)
+    record = await decide("please fire up the music app", settings.intent_routing, lambda: Unreachable(), examples)  # type: ignore[arg-type,return-value]
+    assert (record["intent_type"], record["source"]) == ("app_launch", "examples")
+    assert record["confidence"] >= settings.intent_routing.examples_threshold
+
+
+def test_examples_decide_only_when_clearly_ahead() -> None:
+    from nodes.intent_examples import ExampleIndex
+
+    index = ExampleIndex({"pets": ["my dog barks at night"], "weather": ["will it rain tomorrow"]})
+    intent, score = index.decide("the dog keeps barking all night", threshold=0.3, margin=0.05) or ("", 0.0)
+    assert intent == "pets" and score > 0.3
+    assert index.decide("the dog keeps barking all night", threshold=0.99, margin=0.0) is None  # not similar enough
+    assert index.decide("the dog keeps barking all night", threshold=0.0, margin=0.99) is None  # not clearly ahead
+    ranked = index.scores("is it going to rain later")
+    assert ranked[0][0] == "weather" and ranked[0][1] > ranked[1][1]
