@@ -22,7 +22,7 @@ from langgraph.types import StateSnapshot
 from config.settings import Settings
 from graph.builder import build_graph
 from graph.services import Services, build_services
-from graph.state import SenaContext, SenaState, turn_input
+from graph.state import SenaContext, SenaState, turn_input, window_size
 from graph.tracing import LocalTraceSink
 from ops.errors import classify
 from providers.model_files import Progress
@@ -149,7 +149,7 @@ class Sena:
 
 def compactor_for(settings: Settings, saver: Any, services: Services) -> Compactor:
     """The compactor for the configured checkpointer (storage/compaction.py)."""
-    window = settings.memory.short_term_messages + 2
+    window = window_size(settings.memory.short_term_messages)
     keep = settings.database.node_history_turns
     if settings.database.checkpointer == "postgres" and settings.database.postgres_url:
         recorder = services.recorder

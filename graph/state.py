@@ -100,6 +100,11 @@ class SenaContext:
         return str(get_config().get("configurable", {}).get("thread_id", "default"))
 
 
+def window_size(short_term_messages: int) -> int:
+    """Messages the checkpointed state keeps: the short-term buffer, and this turn's exchange."""
+    return short_term_messages + 2
+
+
 def user_message(text: str) -> HumanMessage:
     """Build the human message that starts a turn, stamped with its time for the short-term buffer.
 

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from graph.session import Sena
+from nodes.extract_learnings import beyond_window
 from storage.compaction import database_bytes
 from storage.db import connect
 
@@ -58,20 +59,12 @@ def exchanges(messages: list[AnyMessage]) -> list[tuple[HumanMessage, AIMessage 
     return pairs
 
 
-async def trim_window(sena: Sena, thread_id: str) -> int:
-    """Drop the logged messages beyond the window from the thread's latest checkpoint."""
-    messages = (await sena.state(thread_id)).values.get("messages") or []
-    keep = sena.services.settings.memory.short_term_messages + 2
-    candidates = [str(m.id) for m in messages[:-keep] if m.id]
-    log_store = sena.services.log
-    if not candidates or log_store is None:
-        return 0
-    logged = await asyncio.to_thread(log_store.logged_ids, thread_id, candidates)
-    if not logged:
-        return 0
-    config: Any = {"configurable": {"thread_id": thread_id}}
-    removals = [RemoveMessage(id=i) for i in candidates if i in logged]
-    await sena.graph.aupdate_state(config, {"messages": removals}, as_node="extract_learnings")
+async def trim_window(sena: Sena, thread_id: str, messages: list[AnyMessage]) -> int:
+    """Drop the logged messages beyond the window from the thread's latest checkpoint, as a turn would."""
+    removals = await beyond_window(messages, thread_id, sena.services)
+    if removals:
+        config: Any = {"configurable": {"thread_id": thread_id}}
+        await sena.graph.aupdate_state(config, {"messages": removals}, as_node="extract_learnings")
     return len(removals)
 
 
@@ -87,7 +80,7 @@ async def compact_everything(sena: Sena, say: Callable[[str], None] = log.warnin
         messages = (await sena.state(thread_id)).values.get("messages") or []
         if log_store is not None:
             await asyncio.to_thread(log_store.backfill_ids, thread_id, exchanges(messages))
-        moved += await trim_window(sena, thread_id)
+        moved += await trim_window(sena, thread_id, messages)
         if index % 10 == 0 or index == len(threads):
             say(f"  {index}/{len(threads)} threads: transcripts in the conversation log")
     report = UpkeepReport(len(threads), 0, 0, 0, moved, before, before)

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from graph.events import emit
 from graph.services import Services
-from graph.state import SenaContext, SenaState
+from graph.state import SenaContext, SenaState, window_size
 from nodes import last_user_text
 from storage.conversations import TurnRecord
 
@@ -25,7 +25,7 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
     if runtime.context.replay:
         return {}  # a replay re-examines a past turn: it must not learn from it or log it twice
     await log_turn(state, runtime, services)
-    return {"messages": await older_than_window(state, runtime, services)}
+    return {"messages": await beyond_window(state.get("messages") or [], runtime.context.thread(), services)}
 
 
 async def log_turn(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> None:
@@ -71,17 +71,15 @@ def last_exchange(messages: list[AnyMessage]) -> tuple[HumanMessage | None, AIMe
     return question, answer
 
 
-async def older_than_window(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> list[RemoveMessage]:
-    """Messages the checkpoint no longer needs: beyond the short-term window and safe in the log.
+async def beyond_window(messages: list[AnyMessage], thread_id: str, services: Services) -> list[RemoveMessage]:
+    """Removals for the messages the checkpoint no longer needs: beyond the window and safe in the log.
 
     A message leaves the state only once the conversation log holds it, so nothing the user said
     is lost (a thread from before the log kept ids keeps its messages until `sena threads compact`).
     """
-    keep = services.settings.memory.short_term_messages + 2  # the window, and this turn's exchange
-    messages = state.get("messages") or []
-    candidates = [m for m in messages[:-keep] if m.id]
-    if not candidates or services.log is None:
+    keep = window_size(services.settings.memory.short_term_messages)
+    ids = [str(m.id) for m in messages[:-keep] if m.id]
+    if not ids or services.log is None:
         return []
-    ids = [str(m.id) for m in candidates]
-    logged = await asyncio.to_thread(services.log.logged_ids, runtime.context.thread(), ids)
+    logged = await asyncio.to_thread(services.log.logged_ids, thread_id, ids)
     return [RemoveMessage(id=i) for i in ids if i in logged]
