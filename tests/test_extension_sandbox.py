@@ -108,6 +108,29 @@ def test_an_infinite_loop_is_stopped_by_the_cpu_limit(sandbox: Sandbox) -> None:
         run(sandbox, "    while True:\n        pass")
 
 
+def test_the_cpu_limit_cannot_strike_halfway_through_a_capability_exchange() -> None:
+    """Raised between a message's length and its body, the limit left the body on the channel,
+    and the worker died on it after a clean refusal (seen once in CI): the signal must wait."""
+    import signal
+
+    from extensions.sandbox.worker import capability_caller
+
+    class Channel:
+        masks: list[set[int | signal.Signals]] = []
+
+        def send(self, message: Any) -> None:
+            self.masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+        def recv(self) -> Any:
+            self.masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+            return ["ok", "r1", "v"]
+
+    channel = Channel()
+    assert capability_caller(channel, {"rid": "r1"}).setting("k") == "v"  # type: ignore[arg-type, attr-defined]
+    assert len(channel.masks) == 2 and all(signal.SIGXCPU in mask for mask in channel.masks)
+    assert signal.SIGXCPU not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
 def test_a_loop_that_swallows_the_cpu_signal_is_killed_and_the_worker_respawned(sandbox: Sandbox) -> None:
     sandbox.load("steady", "v1", "def execute(user_input, context, **kwargs):\n    return 'still here'\n")
     before = sandbox.respawns

@@ -53,10 +53,16 @@ class Capabilities:
 
 def capability_caller(conn: Channel, current: dict[str, str]) -> Capabilities:
     def call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        conn.send(("cap", current["rid"], op, args, kwargs))  # the host knows which extension it runs
-        status, rid, value = conn.recv()
-        while rid != current["rid"]:  # an answer to a call that the CPU limit cut short
+        # The CPU limit's signal waits until the exchange is whole: raised halfway through a
+        # read, it would leave the rest of the host's answer on the channel as a broken message.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGXCPU})
+        try:
+            conn.send(("cap", current["rid"], op, args, kwargs))  # the host knows which extension it runs
             status, rid, value = conn.recv()
+            while rid != current["rid"]:  # an answer to a call that the CPU limit cut short
+                status, rid, value = conn.recv()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGXCPU})
         if status == "ok":
             return value
         raise PermissionError(value) if status == "denied" else RuntimeError(value)
