@@ -34,7 +34,7 @@ async def run(settings: Settings, path: Path = HELD_OUT, use_model: bool = True)
 
     routing = settings.intent_routing
     registry = ModelRegistry(settings.llm, settings.models_dir)
-    router = structured_router(registry.get(registry.choose("router")), routing) if use_model else None
+    model = registry.get(registry.choose("router")) if use_model else None
     examples = ExampleIndex(settings.intent_examples) if routing.use_examples and settings.intent_examples else None
     if examples is not None:
         examples.scores("warm up")  # embeds the examples once, as the first turn would
@@ -46,7 +46,8 @@ async def run(settings: Settings, path: Path = HELD_OUT, use_model: bool = True)
     latencies, fast = [], []
     for item in items:
         started = time.perf_counter()
-        record = await decide(item["text"], routing, (lambda: router) if router is not None else None, examples)
+        router = (lambda intents: structured_router(model, intents)) if model is not None else None
+        record = await decide(item["text"], routing, router, examples)
         elapsed = (time.perf_counter() - started) * 1000
         latencies.append(elapsed)
         if record["source"] != "router":

@@ -193,6 +193,30 @@ def routing(
     publish(settings, "routing", asyncio.run(run(settings, use_model=model)), save)
 
 
+@app.command("passing")
+def passing(
+    sets: Annotated[int, typer.Option(help="Sets to run, from the first (0 = all).")] = 0,
+    max_tokens: Annotated[int, typer.Option(help="Answer length cap (the router role keeps its own).")] = 160,
+    save: Save = True,
+) -> None:
+    """Facts said in passing, asked later on another thread, with the embedded model and real memory."""
+    from bench.passing import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    publish(settings, "passing", asyncio.run(run(settings, sets=sets or None, max_tokens=max_tokens)), save)
+
+
+@app.command("recall")
+def recall(save: Save = True) -> None:
+    """Memory recall on held-out multi-session conversations (193 questions by type), beside BM25."""
+    from bench.recall import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    publish(settings, "recall", asyncio.run(run(settings)), save)
+
+
 @app.command("long")
 def long(
     turns: Annotated[int, typer.Option(help="Turns on one thread; marks at 10, 100, 500 and 1,000.")] = 1000,

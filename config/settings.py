@@ -115,8 +115,8 @@ class IntentRoutingSettings(Section):
     router_threshold: float = Field(default=0.6, ge=0, le=1)
     use_router_model: bool = True
     use_examples: bool = True  # compare with config/intent_examples.yaml before asking the router model
-    examples_threshold: float = Field(default=0.55, ge=0, le=1)  # cosine similarity to the best example
-    examples_margin: float = Field(default=0.05, ge=0, le=1)  # ...ahead of the next intent's best
+    examples_threshold: float = Field(default=0.5, ge=0, le=1)  # the classifier's probability for its best intent
+    router_candidates: int = Field(default=3, ge=2)  # below it, the router model picks among this many
     intents: dict[str, IntentRoute] = Field(default_factory=dict)
 
 
@@ -132,7 +132,8 @@ class MemorySettings(Section):
     collection: str = "sena_memories"
     search_limit: int = Field(default=5, ge=1, le=100)
     search_threshold: float = Field(default=0.2, ge=0, le=1)
-    recency_weight: float = Field(default=0.2, ge=0, le=1)
+    recency_weight: float = Field(default=0.3, ge=0, le=1)
+    keyword_weight: float = Field(default=0.0, ge=0, le=2)
     conversations_collection: str = "sena_conversations"
     conversation_limit: int = Field(default=3, ge=0, le=20)
     topic_min_mentions: int = Field(default=3, ge=1)

@@ -13,9 +13,10 @@ import fcntl
 import logging
 import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -23,7 +24,10 @@ from langchain_core.language_models import BaseChatModel
 
 from config.settings import MemorySettings, Settings
 from memory.conversations import ConversationIndex
+from memory.dates import period_in
 from memory.embedder import DIMENSIONS, MiniLMEmbedder
+from memory.hybrid import Candidate, rank
+from memory.lexical import LexicalIndex
 
 if TYPE_CHECKING:
     from mem0 import Memory
@@ -109,34 +113,49 @@ def _record(item: dict[str, Any]) -> MemoryRecord:
     )
 
 
-def prefer_recent(records: list[MemoryRecord], weight: float) -> list[MemoryRecord]:
-    """Reorder search results by similarity plus `weight` times how recent each one is.
-
-    Only the order changes, never which memories were found: when a fact was restated
-    ("I'm vegan" ... "I'm vegetarian now"), the newer statement moves above the older one
-    if their similarities are close. Recency is relative to the oldest and newest result.
-    """
-    stamps = [_timestamp(r) for r in records]
-    known = [t for t in stamps if t is not None]
-    if weight <= 0 or len(known) < 2 or max(known) == min(known):
-        return records
-    low, span = min(known), max(known) - min(known)
-
-    def key(pair: tuple[MemoryRecord, float | None]) -> float:
-        record, stamp = pair
-        return record.score + weight * ((stamp - low) / span if stamp is not None else 0.0)
-
-    return [r for r, _ in sorted(zip(records, stamps, strict=True), key=key, reverse=True)]
+def _payload_item(hit: Any) -> dict[str, Any]:
+    """A vector-store hit in the shape mem0's own results have (what `_record` reads)."""
+    payload = dict(hit.payload or {})
+    metadata = {k: v for k, v in payload.items() if k not in CORE_PAYLOAD}
+    return {
+        "id": str(hit.id),
+        "memory": payload.get("data", ""),
+        "created_at": payload.get("created_at"),
+        "updated_at": payload.get("updated_at"),
+        "metadata": metadata,
+    }
 
 
-def _timestamp(record: MemoryRecord) -> float | None:
-    value = record.updated_at or record.created_at
-    if not value:
-        return None
+CORE_PAYLOAD = frozenset(
+    {"data", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id", "actor_id", "role",
+     "text_lemmatized", "attributed_to", "expiration_date"}
+)  # fmt: skip
+
+
+def _period_of(payload: dict[str, Any]) -> tuple[date | None, date | None]:
+    """The days a memory is about: its event's period when learning found one, else when it was said."""
     try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
+        if payload.get("period_start"):
+            return date.fromisoformat(payload["period_start"]), date.fromisoformat(payload["period_end"])
+        stamp = payload.get("created_at")
+        day = datetime.fromisoformat(stamp).date() if stamp else None
+    except (TypeError, ValueError):
+        return None, None
+    return day, day
+
+
+def _said(payload: dict[str, Any]) -> float | None:
+    stamp = payload.get("updated_at") or payload.get("created_at")
+    try:
+        return datetime.fromisoformat(stamp).timestamp() if stamp else None
+    except (TypeError, ValueError):
         return None
+
+
+def np_array(vector: list[float]) -> Any:
+    import numpy as np
+
+    return np.asarray(vector, dtype=np.float32)
 
 
 class MemoryStore:
@@ -148,11 +167,14 @@ class MemoryStore:
         settings: MemorySettings,
         embedder: MiniLMEmbedder,
         conversations: ConversationIndex,
+        lexical: LexicalIndex,
         lock_file: IO[str] | None = None,
     ) -> None:
         self._memory = memory
         self.settings = settings
         self.embedder = embedder
+        self.lexical = lexical
+        """Keyword index of the memories' text, fused with the vectors in `search`."""
         self.conversations = conversations
         """Past exchanges (user message + answer), for "what did we discuss" questions."""
         self._lock = threading.Lock()
@@ -189,12 +211,31 @@ class MemoryStore:
         }
         try:
             memory = Memory.from_config(config)
-            conversations = ConversationIndex.open(settings, data_dir, embedder)
+            lexical = LexicalIndex(data_dir / "memory" / "lexical.db")
+            conversations = ConversationIndex.open(settings, data_dir, embedder, lexical)
         except BaseException:
             if lock_file is not None:
                 lock_file.close()
             raise
-        return cls(memory, settings, embedder, conversations, lock_file)
+        store = cls(memory, settings, embedder, conversations, lexical, lock_file)
+        store.backfill_lexical()
+        return store
+
+    def backfill_lexical(self) -> int:
+        """Index memories stored before the keyword index existed; return how many."""
+        if self.lexical.count("fact"):
+            return 0
+        with self._lock:
+            [hits] = self._memory.vector_store.list(filters=None, top_k=1_000_000)[:1] or [[]]
+        rows = [
+            (str(h.id), str(h.payload.get("data") or ""), str(h.payload.get("user_id") or ""), "fact", 0.0)
+            for h in hits
+            if h.payload.get("data")
+        ]
+        if rows:
+            self.lexical.add(rows)
+            log.info("indexed %d existing memories for keyword search", len(rows))
+        return len(rows)
 
     def _filters(self, user_id: str) -> dict[str, Any]:
         return {"user_id": user_id}
@@ -204,6 +245,7 @@ class MemoryStore:
         with self._lock:
             result = self._memory.add(text, user_id=user_id, infer=False, metadata={**(metadata or {}), "kind": kind})
         [item] = [r for r in result["results"] if r.get("event") == "ADD"] or result["results"][:1]
+        self.lexical.add([(str(item["id"]), text, user_id, "fact", time.time())])
         return self.get(str(item["id"]))
 
     def bulk_add(self, texts: list[str], user_id: str, metadatas: list[dict[str, Any]] | None = None) -> list[str]:
@@ -233,20 +275,67 @@ class MemoryStore:
             )
         with self._lock:
             self._memory.vector_store.insert(vectors=vectors, payloads=payloads, ids=ids)
+        self.lexical.add((i, text, user_id, "fact", 0.0) for i, text in zip(ids, texts, strict=True))
         return ids
 
     def search(
-        self, query: str, user_id: str, limit: int | None = None, threshold: float | None = None
+        self,
+        query: str,
+        user_id: str,
+        limit: int | None = None,
+        threshold: float | None = None,
+        now: datetime | None = None,
     ) -> list[MemoryRecord]:
-        """Return the memories most similar to `query`, newer first among close matches."""
+        """The memories that best answer `query`: dense and keyword rankings fused (memory/hybrid.py),
+        plus the memories dated in the period the query names, if any (relative to `now`).
+
+        A memory is returned when its similarity reaches the threshold or it shares a topic word
+        with the query; newer ones move up among close matches. Each record's score is its
+        cosine similarity to the query.
+        """
+        limit = limit or self.settings.search_limit
+        threshold = self.settings.search_threshold if threshold is None else threshold
+        vector = self.embedder.embed_query(query)
         with self._lock:
-            result = self._memory.search(
-                query,
-                filters=self._filters(user_id),
-                top_k=limit or self.settings.search_limit,
-                threshold=self.settings.search_threshold if threshold is None else threshold,
+            dense = self._memory.vector_store.search(
+                query=query, vectors=vector, top_k=max(4 * limit, 20), filters=self._filters(user_id)
             )
-        return prefer_recent([_record(item) for item in result["results"]], self.settings.recency_weight)
+        keyword = self.lexical.search(query, user_id, "fact", limit=max(4 * limit, 20))
+        hits = {str(h.id): h for h in dense}
+        missing = [i for i, _ in keyword if i not in hits]
+        with self._lock:
+            for item in missing:
+                found = self._memory.vector_store.get(vector_id=item)
+                if found is not None:
+                    hits[item] = found
+        similarities = {str(h.id): float(h.score) for h in dense}
+        if late := [i for i in missing if i in hits]:
+            vectors = self.embedder.embed_array([str(hits[i].payload.get("data") or "") for i in late])
+            similarities.update(zip(late, (vectors @ np_array(vector)).tolist(), strict=True))
+        candidates = {
+            i: Candidate(i, similarities.get(i), None, *_period_of(h.payload), said=_said(h.payload))
+            for i, h in hits.items()
+        }
+        for position, (item, _) in enumerate(keyword):
+            if item in candidates:
+                candidates[item].keyword_rank = position
+        order = rank(
+            candidates,
+            [str(h.id) for h in dense if float(h.score) >= threshold],
+            [i for i, _ in keyword if i in candidates],
+            period_in(query, now or datetime.now()),
+            self.settings.keyword_weight,
+            self.settings.recency_weight,
+        )
+        by_keyword = self.settings.keyword_weight > 0  # a keyword hit counts only when keywords count at all
+        chosen = [
+            i
+            for i in order
+            if (candidates[i].similarity or 0.0) >= threshold or (by_keyword and candidates[i].keyword_rank is not None)
+        ]
+        return [
+            _record({**_payload_item(hits[i]), "score": round(similarities.get(i, 0.0), 4)}) for i in chosen[:limit]
+        ]
 
     def nearest(self, vector: list[float], user_id: str, limit: int = 5) -> list[Any]:
         """Query the vector store alone, skipping mem0's scoring (for latency measurements)."""
@@ -266,16 +355,19 @@ class MemoryStore:
             raise MemoryNotFound(memory_id)
         return _record(item)
 
-    def update(self, memory_id: str, text: str) -> MemoryRecord:
+    def update(self, memory_id: str, text: str, metadata: dict[str, Any] | None = None) -> MemoryRecord:
+        """Replace a memory's text (the old one stays in its history); `metadata` keys are merged in."""
         self.get(memory_id)
         with self._lock:
-            self._memory.update(memory_id, text=text)
+            self._memory.update(memory_id, text=text, metadata=metadata)
+        self.lexical.update(memory_id, text)
         return self.get(memory_id)
 
     def delete(self, memory_id: str) -> None:
         self.get(memory_id)
         with self._lock:
             self._memory.delete(memory_id)
+        self.lexical.delete(memory_id)
 
     def history(self, memory_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -296,6 +388,7 @@ class MemoryStore:
                 store.close()
             self._memory.close()
             self.conversations.close()
+            self.lexical.close()
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None

@@ -43,20 +43,21 @@ def classify_by_rules(text: str, routing: IntentRoutingSettings) -> IntentRecord
     return None
 
 
-def router_schema(routing: IntentRoutingSettings) -> dict[str, Any]:
+def router_schema(intents: list[str]) -> dict[str, Any]:
     return {
         "title": "IntentDecision",
         "type": "object",
         "properties": {
-            "intent": {"type": "string", "enum": list(routing.intents)},
+            "intent": {"type": "string", "enum": intents},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         },
         "required": ["intent", "confidence"],
     }
 
 
-def router_prompt(text: str, routing: IntentRoutingSettings) -> list[Any]:
-    catalog = "\n".join(f"- {name}: {route.description}" for name, route in routing.intents.items())
+def router_prompt(text: str, routing: IntentRoutingSettings, intents: list[str] | None = None) -> list[Any]:
+    names = intents or list(routing.intents)
+    catalog = "\n".join(f"- {name}: {routing.intents[name].description}" for name in names if name in routing.intents)
     return [
         SystemMessage(
             "Classify the user's message into exactly one intent. Intents:\n"
@@ -66,45 +67,57 @@ def router_prompt(text: str, routing: IntentRoutingSettings) -> list[Any]:
     ]
 
 
+Router = Callable[[list[str]], Runnable[Any, Any]]
+"""Makes the router model, constrained to the given intents."""
+
+
 async def decide(
     text: str,
     routing: IntentRoutingSettings,
-    router: Callable[[], Runnable[Any, Any]] | None,
+    router: Router | None,
     examples: ExampleIndex | None = None,
 ) -> IntentRecord:
-    """Rules first, then likeness to the example messages; the router model (made by `router`,
-    only when needed) when neither is sure."""
+    """High-precision rules first, then the example classifier; when its best intent is not
+    likely enough, the router model (made by `router`, only when needed) chooses among the
+    classifier's top candidates. Without a router, the classifier's best guess stands."""
     record = classify_by_rules(text, routing)
-    if record is None and examples is not None and text.strip():
+    if record is not None or not text.strip():
+        return record or intent_record(routing, routing.default_intent, 0.5, "default")
+    ranked: list[tuple[str, float]] = []
+    if examples is not None:
         try:
-            found = await asyncio.to_thread(examples.decide, text, routing.examples_threshold, routing.examples_margin)
-        except Exception:  # the embedder failed: the router model decides, as without examples
-            log.warning("comparing with the intent examples failed", exc_info=True)
-            found = None
-        if found is not None and found[0] in routing.intents:
-            record = intent_record(routing, found[0], found[1], "examples")
-    if record is None and router is not None and text.strip():
-        decision: Any = await router().ainvoke(router_prompt(text, routing), config={"tags": ["nostream"]})
+            ranked = [(i, p) for i, p in await asyncio.to_thread(examples.scores, text) if i in routing.intents]
+        except Exception:  # the embedder failed: the router model decides among all intents
+            log.warning("the intent classifier failed", exc_info=True)
+    if ranked and ranked[0][1] >= routing.examples_threshold:
+        return intent_record(routing, ranked[0][0], ranked[0][1], "examples")
+    if router is not None:
+        candidates = [i for i, _ in ranked[: routing.router_candidates]] or list(routing.intents)
+        decision: Any = await router(candidates).ainvoke(
+            router_prompt(text, routing, candidates), config={"tags": ["nostream"]}
+        )
         intent, confidence = str(decision["intent"]), float(decision.get("confidence", 0.5))
-        if intent in routing.intents and confidence >= routing.router_threshold:
-            record = intent_record(routing, intent, confidence, "router")
-    return record or intent_record(routing, routing.default_intent, 0.5, "default")
+        if intent in candidates and (ranked or confidence >= routing.router_threshold):
+            return intent_record(routing, intent, confidence, "router")
+    if ranked:
+        return intent_record(routing, ranked[0][0], ranked[0][1], "examples")
+    return intent_record(routing, routing.default_intent, 0.5, "default")
 
 
-def structured_router(model: BaseChatModel, routing: IntentRoutingSettings) -> Runnable[Any, Any]:
-    return model.with_structured_output(router_schema(routing), method="json_schema")
+def structured_router(model: BaseChatModel, intents: list[str]) -> Runnable[Any, Any]:
+    return model.with_structured_output(router_schema(intents), method="json_schema")
 
 
 async def classify_intent(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
-    """Classify the newest message: rules first, the router model only when the rules are unsure.
+    """Classify the newest message: rules, the example classifier, the router model when both are unsure.
 
     Also clears the previous turn's per-turn keys, since this node opens every turn.
     """
     routing = services.settings.intent_routing
 
-    def router() -> Runnable[Any, Any]:
+    def router(intents: list[str]) -> Runnable[Any, Any]:
         choice = services.models.choose("router", runtime.context.model_overrides.get("router"))
-        return structured_router(services.chat_model(choice), routing)
+        return structured_router(services.chat_model(choice), intents)
 
     record = await decide(
         last_user_text(state), routing, router if routing.use_router_model else None, services.intent_examples()

@@ -34,6 +34,11 @@ ASKING = re.compile(
     re.IGNORECASE,
 )
 
+QUESTION = re.compile(
+    r"\?\s*$|^\W*(what|what's|whats|which|who|whom|whose|where|when|how|do you know|remind me|tell me)\b",
+    re.IGNORECASE,
+)
+
 DECISION_SCHEMA: dict[str, Any] = {
     "title": "MemoryDecision",
     "type": "object",
@@ -50,8 +55,9 @@ def plan_memory(text: str, intent_type: str, intent_needs_memory: bool) -> Memor
     """Apply the heuristics in order; None when they cannot tell (an ambiguous message).
 
     Greetings never; recall phrases, time references and dangling pronouns always; then the
-    intent's own need. A question or request about the user that no rule covers is ambiguous;
-    anything else (a standalone fact, a self-contained question) needs no memory.
+    intent's own need; then a question about the user ("what should you call me?"), whatever
+    its intent. A request about the user that no rule covers is ambiguous; anything else (a
+    standalone fact, a self-contained question) needs no memory.
     """
     if intent_type == "greeting":
         return plan(False, "greeting")
@@ -63,6 +69,8 @@ def plan_memory(text: str, intent_type: str, intent_needs_memory: bool) -> Memor
         return plan(True, "pronoun without antecedent")
     if intent_needs_memory:
         return plan(True, "intent needs context")
+    if ABOUT_USER.search(text) and QUESTION.search(text):
+        return plan(True, "a question about the user")  # "what should you call me?" is answered from memory
     if ABOUT_USER.search(text) and ASKING.search(text):
         return None
     return plan(False, "intent is self-contained")

@@ -32,12 +32,14 @@ async def log_turn(state: SenaState, runtime: Runtime[SenaContext], services: Se
     text = last_user_text(state)
     intent = state.get("intent")
     intent_type = intent["intent_type"] if intent else None
+    question, answer = last_exchange(state.get("messages") or [])
+    said_at = question.additional_kwargs.get("ts") if question else None
     learner = services.learner
     if (
         learner is not None
         and not state.get("errors")
         and learner.submit(
-            runtime.context.thread(), runtime.context.user_id, text, intent_type, state.get("answer") or ""
+            runtime.context.thread(), runtime.context.user_id, text, intent_type, state.get("answer") or "", said_at
         )
     ):
         emit(runtime, "learning_started", node="extract_learnings")
@@ -45,7 +47,6 @@ async def log_turn(state: SenaState, runtime: Runtime[SenaContext], services: Se
         await asyncio.to_thread(services.topics.observe, runtime.context.user_id, text)
     if services.log is None:
         return
-    question, answer = last_exchange(state.get("messages") or [])
     record = TurnRecord(
         thread_id=runtime.context.thread(),
         user_input=text,

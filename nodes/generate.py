@@ -30,8 +30,9 @@ def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
     snippets = state.get("snippets") or []
     if memories := [_dated(s["text"], s.get("date", "")) for s in snippets if s["source"] == "long_term"]:
         sections.append(
-            "What you remember about the user from earlier conversations "
-            "(when two disagree, the later date is current):\n" + "\n".join(memories)
+            "Facts about the user, who is talking to you now, that they told you in earlier conversations. "
+            "Answer from these facts when they are relevant; do not say you cannot know the user's personal "
+            "details. When two disagree, the later date is current.\n" + "\n".join(memories)
         )
     if exchanges := [_dated(s["text"], s.get("date", "")) for s in snippets if s["source"] == "conversation"]:
         sections.append("Earlier exchanges with the user that may be relevant:\n" + "\n".join(exchanges))

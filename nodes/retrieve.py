@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -31,6 +32,13 @@ def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: floa
     fresh = [m for m in messages if now - float(m.additional_kwargs.get("ts", now)) <= max_age_s]
     window = fresh[-limit:] if limit else []
     return [m.id for m in window if m.id]
+
+
+def asked_time(state: SenaState) -> float:
+    """When the turn's question was asked (its message's timestamp), for "last week" and the like."""
+    question = next((m for m in reversed(state.get("messages") or []) if isinstance(m, HumanMessage)), None)
+    stamp = question.additional_kwargs.get("ts") if question is not None else None
+    return float(stamp) if isinstance(stamp, (int, float)) else time.time()
 
 
 async def retrieve(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
@@ -65,8 +73,9 @@ async def search_long_term(
 ) -> list[Snippet]:
     """Search remembered facts, and past exchanges when asked; emit what was found."""
     query, user_id, thread_id = last_user_text(state), runtime.context.user_id, runtime.context.thread()
+    asked_at = asked_time(state)
     started = time.perf_counter()
-    found = await asyncio.to_thread(memory.search, query, user_id)
+    found = await asyncio.to_thread(memory.search, query, user_id, now=datetime.fromtimestamp(asked_at))
     snippets = [
         Snippet(
             id=m.id,
@@ -85,6 +94,7 @@ async def search_long_term(
             user_id,
             settings.conversation_limit,
             settings.search_threshold,
+            now=asked_at,
         )
         snippets += [
             Snippet(id=x.id, source="conversation", text=x.text[:600], score=round(x.score, 4), date=x.date)

@@ -103,7 +103,9 @@ class ScriptedConversations:
         self.exchanges = exchanges or []
         self.queries: list[str] = []
 
-    def search(self, query: str, user_id: str, limit: int = 3, threshold: float = 0.3) -> list[Any]:
+    def search(
+        self, query: str, user_id: str, limit: int = 3, threshold: float = 0.3, now: float | None = None
+    ) -> list[Any]:
         self.queries.append(query)
         return self.exchanges[:limit]
 
@@ -119,7 +121,7 @@ class ScriptedMemory:
         self.queries: list[tuple[str, str]] = []
         self.conversations = ScriptedConversations(exchanges)
 
-    def search(self, query: str, user_id: str) -> list[Any]:
+    def search(self, query: str, user_id: str, now: Any = None) -> list[Any]:
         from memory.store import MemoryRecord
 
         self.queries.append((query, user_id))

@@ -52,6 +52,7 @@ async def test_unsure_rules_ask_the_router_model(settings: Settings, checkpointe
     models = ScriptedModels(by_role={"router": "router"})
     models.model("router").enqueue(router_reply("creative", 0.8))
     models.model("main").enqueue("A poem.")
+    settings.intent_routing.examples_threshold = 1.0  # the example classifier is never sure enough
     graph = make(settings, models, checkpointer)
     await run_turn(graph, "t", "roses and violets for my aunt")
     state = await graph.aget_state({"configurable": {"thread_id": "t"}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -35,7 +36,7 @@ class FakeStore:
         self.calls.append(("add", text))
         self.records[f"new{len(self.records)}"] = MemoryRecord(id=f"new{len(self.records)}", text=text)
 
-    def update(self, memory_id: str, text: str) -> None:
+    def update(self, memory_id: str, text: str, metadata: dict[str, Any] | None = None) -> None:
         self.calls.append(("update", memory_id, text))
         self.records[memory_id] = MemoryRecord(id=memory_id, text=text)
 
@@ -63,6 +64,97 @@ def test_grounding(fact: str, source: str, ok: bool) -> None:
     assert grounded(fact, source) is ok
 
 
+def keyed_reply(*facts: tuple[str, str, str]) -> str:
+    """Facts as the extractor gives them: (text, subject, attribute)."""
+    return json.dumps({"facts": [{"text": t, "subject": s, "attribute": a, "kind": "fact"} for t, s, a in facts]})
+
+
+def keyed(memory_id: str, text: str, subject: str, attribute: str) -> MemoryRecord:
+    return MemoryRecord(id=memory_id, text=text, score=0.7, metadata={"subject": subject, "attribute": attribute})
+
+
+THURSDAY = datetime(2026, 3, 5, 18, 40)
+
+
+async def test_a_fact_inside_a_question_is_learned_from_its_statement_only() -> None:
+    store = FakeStore()
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user is learning Portuguese", "user", "language")))
+    text = "Since I'm learning Portuguese at the moment, which podcasts would you recommend for beginners?"
+    assert worth_learning(text, "question")
+    decisions = await Learner(store, model).learn("u", text, now=THURSDAY)
+    assert model.prompts[0][-1].text == "Since I'm learning Portuguese at the moment."  # the question is not sent
+    assert [d.action for d in decisions] == ["ADD"] and store.calls == [("add", "The user is learning Portuguese")]
+
+
+async def test_an_introduction_is_learned_even_inside_a_greeting() -> None:
+    store = FakeStore()
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user's name is Noor", "user", "name")))
+    text = "Hi, I'm Noor! Could you help me plan dinners for the week?"
+    assert worth_learning(text, "greeting")
+    await Learner(store, model).learn("u", text, now=THURSDAY)
+    assert model.prompts[0][-1].text == "Hi, I'm Noor."
+    assert store.calls == [("add", "The user's name is Noor")]
+
+
+async def test_a_correction_replaces_the_value_without_asking_the_model_and_keeps_the_old_in_history() -> None:
+    store = FakeStore([keyed("m1", "The user lives in Paris", "user", "home")])
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user lives in Berlin", "user", "home")))
+    decisions = await Learner(store, model).learn("u", "I moved: I live in Berlin now, not Paris", now=THURSDAY)
+    assert [(d.action, d.reason) for d in decisions] == [("UPDATE", "new home of user")]
+    assert store.calls == [("update", "m1", "The user lives in Berlin")]  # mem0 keeps "Paris" in the history
+    assert len(model.prompts) == 1  # extraction only: the update needed no second model call
+
+
+async def test_an_update_never_erases_an_unrelated_detail() -> None:
+    exam = keyed("m1", "The user's sister Lena has her driving test on 12 March 2026", "sister lena", "event")
+    store = FakeStore([exam])
+    model = ScriptedChatModel().enqueue(keyed_reply(("Lena is very nervous", "sister lena", "mood")))
+    decisions = await Learner(store, model).learn("u", "Lena is very nervous about it.", now=THURSDAY)
+    assert [d.action for d in decisions] == ["ADD"]
+    assert store.records["m1"] == exam and store.calls == [("add", "Lena is very nervous")]
+
+
+async def test_relative_dates_are_made_absolute_from_when_it_was_said() -> None:
+    store = FakeStore()
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user's sister visits next week", "sister", "plan")))
+    [decision] = await Learner(store, model).learn("u", "My sister visits next week!", now=THURSDAY)
+    assert decision.fact.text == "The user's sister visits in the week of 9 March 2026"
+    assert decision.fact.metadata == {
+        "subject": "sister",
+        "attribute": "plan",
+        "period_start": "2026-03-09",
+        "period_end": "2026-03-15",
+    }
+    assert "Thursday 2026-03-05" in model.prompts[0][0].text  # the model is told today's date too
+    assert model.prompts[0][-1].text == "My sister visits in the week of 9 March 2026."  # and sees it resolved
+
+
+async def test_a_date_the_model_dropped_is_given_back_from_the_sentence_it_came_from() -> None:
+    model = ScriptedChatModel().enqueue(keyed_reply(("Lena is taking her driving test", "sister lena", "event")))
+    text = "My sister Lena has her driving test next Friday. Pizza tonight!"
+    [decision] = await Learner(FakeStore(), model).learn("u", text, now=THURSDAY)
+    assert decision.fact.text == "Lena is taking her driving test on 13 March 2026"
+    assert decision.fact.metadata["period_start"] == "2026-03-13"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Name a famous painter from Spain?",
+        "what's the capital of Peru",
+        "How do I get my kid to sleep?",
+        "Which language am I trying to pick up?",
+        "write me a poem about cats",
+        "thanks!",
+    ],
+)
+async def test_a_pure_question_or_request_learns_nothing(text: str) -> None:
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user has seen a painting", "user", "other")))
+    assert not worth_learning(text, "question")
+    assert await Learner(FakeStore(), model).learn("u", text) == []
+    assert model.prompts == []  # the model is not even asked
+
+
 def test_worth_learning_skips_questions_requests_and_greetings() -> None:
     assert worth_learning("My sister Lena lives in Porto.", "personal_info")
     assert not worth_learning("where does Lena live?", "question")
@@ -75,7 +167,7 @@ async def test_extraction_drops_invented_and_repeated_facts() -> None:
         facts_reply("The user's sister Lena lives in Porto", "The user is a pilot", "Lena lives in Porto")
     )
     facts = await extract_facts(model, "My sister Lena lives in Porto.")
-    assert facts == [Fact("The user's sister Lena lives in Porto")]
+    assert [f.text for f in facts] == ["The user's sister Lena lives in Porto"]
 
 
 async def test_decisions() -> None:
