@@ -24,6 +24,8 @@ Better = Literal["lower", "higher"]
 DIRECTIONS: tuple[tuple[str, Better | None], ...] = (
     ("*debounce_ms*", None),  # a setting, not a measurement
     ("*false_hit_rate*", "lower"),
+    ("*pure_questions*", "lower"),  # memories made from questions that stated nothing
+    ("*stale*", "lower"),
     ("*recall*", "higher"),
     ("*accuracy*", "higher"),
     ("*without_model_share*", "higher"),

@@ -10,10 +10,10 @@ keyword. Each miss is put in one place along the way, which is what tells where 
 bring it), `retrieved, not used` (the model had it in its prompt and did not say it).
 
 The memories each turn wrote are the store's list before and after it (learning awaited), so a
-pure question that wrote one shows up. Sena's session API takes no time for a turn, so the
-messages are stamped with the run's clock, not with the set's `said_at`: "this coming Tuesday"
-resolves against today, and the questions whose answer is a date (`dated`) cannot pass; the
-report gives the recall without them too.
+pure question that wrote one shows up. The messages are dated from the set's `said_at` (two
+minutes apart), so "this coming Tuesday" resolves as it did for the person; the questions are
+asked a day later. The report gives the recall without the questions whose answer is a date
+(`dated`) too.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from providers.registry import ChatModels, ModelRegistry
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).resolve().parent / "data" / "facts_in_passing.json"
+ASKED_AFTER_S = 24 * 3600
+"""The questions come a day after the set's messages."""
 ANSWER_TOKENS = 160
 """Answer cap for the answering roles: enough to name a fact, short enough for 2 CPU cores
 (the router role, which also extracts facts as JSON, keeps its configured cap)."""
@@ -218,11 +221,12 @@ class TurnOutcome:
         }
 
 
-async def take_turn(sena: Sena, thread_id: str, text: str) -> TurnOutcome:
-    """Run one turn to its end, then wait for what it is learning (the answer's time excludes it)."""
+async def take_turn(sena: Sena, thread_id: str, text: str, at: float | None = None) -> TurnOutcome:
+    """Run one turn (its message dated `at`) to its end, then wait for what it is learning
+    (the answer's time excludes it)."""
     started = time.perf_counter()
     learning = False
-    async for event in sena.turn(thread_id, text):
+    async for event in sena.turn(thread_id, text, at=at):
         learning = learning or event["event"] == "learning_started"
     ended = time.perf_counter()
     if sena.services.learner is not None:
@@ -315,8 +319,9 @@ async def run_set(sena: Sena, item: Mapping[str, Any]) -> SetRun:
     seconds: list[float] = []
     errors: list[str] = []
     before = await memories(sena, user_id)
+    said_at = datetime.fromisoformat(item["said_at"]).timestamp()
     for index, text in enumerate(item["said"]):
-        outcome = await take_turn(sena, said_thread, text)
+        outcome = await take_turn(sena, said_thread, text, said_at + 120 * index)  # a message every two minutes
         after = await memories(sena, user_id)
         turn = SaidTurn(index, index in pure, outcome.seconds, outcome.learn_seconds, *changes(before, after))
         turn.intent, turn.learning = outcome.intent, outcome.learning
@@ -335,7 +340,7 @@ async def run_set(sena: Sena, item: Mapping[str, Any]) -> SetRun:
         if kind == "superseded":
             rows.append({"question": question["question"], "kind": kind, "category": "skipped"})
             continue
-        outcome = await take_turn(sena, asked_thread, question["question"])
+        outcome = await take_turn(sena, asked_thread, question["question"], said_at + ASKED_AFTER_S)
         seconds.append(outcome.seconds)
         errors += [f"asked {question['question']!r}: {e.get('node')}: {e.get('error')}" for e in outcome.errors]
         old = replaced.get(question["fact_index"], set())
@@ -402,7 +407,7 @@ async def run(
 ) -> dict[str, Any]:
     """Every set (or the first `sets`) on its own fresh Sena; figures per set and overall."""
     chosen = load(path)[: sets if sets else None]
-    report: dict[str, Any] = {"sets_run": len(chosen), "said_at_applied": False, "answer_max_tokens": max_tokens}
+    report: dict[str, Any] = {"sets_run": len(chosen), "said_at_applied": True, "answer_max_tokens": max_tokens}
     runs: dict[str, SetRun] = {}
     with tempfile.TemporaryDirectory(prefix="sena-bench-passing-") as tmp:
         for item in chosen:

@@ -62,10 +62,12 @@ class Sena:
         text: str | None,
         model_overrides: dict[str, str] | None = None,
         extensions: tuple[str, ...] = (),
+        at: float | None = None,
     ) -> AsyncIterator[Event]:
         """Run one turn (or, with `text=None`, finish an interrupted one) and yield its events.
 
-        `extensions` are run whatever the intent (the chat's `/ext NAME ...`)."""
+        `extensions` are run whatever the intent (the chat's `/ext NAME ...`); `at` dates the
+        message (default: now), which is when its "next week" is counted from."""
         telemetry = self.services.telemetry
         started = time.perf_counter()
         measured: list[Event] = []
@@ -73,7 +75,7 @@ class Sena:
         try:
             if self.services.log is not None:
                 await asyncio.to_thread(self.services.log.touch_thread, thread_id)
-            graph_input = turn_input(text) if text is not None else None
+            graph_input = turn_input(text, at) if text is not None else None
             run_id = str(uuid.uuid4())
             async for mode, chunk in self.graph.astream(
                 graph_input,

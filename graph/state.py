@@ -105,15 +105,16 @@ def window_size(short_term_messages: int) -> int:
     return short_term_messages + 2
 
 
-def user_message(text: str) -> HumanMessage:
+def user_message(text: str, at: float | None = None) -> HumanMessage:
     """Build the human message that starts a turn, stamped with its time for the short-term buffer.
 
     Its id is fixed here, not by the `add_messages` reducer: a replay from the turn's first
-    checkpoint applies the input again, and the turn's recordings are keyed by this id.
+    checkpoint applies the input again, and the turn's recordings are keyed by this id. `at` dates
+    a message said earlier (an import, a benchmark replaying a dated conversation).
     """
-    return HumanMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"ts": time.time()})
+    return HumanMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"ts": at or time.time()})
 
 
-def turn_input(text: str) -> dict[str, Any]:
+def turn_input(text: str, at: float | None = None) -> dict[str, Any]:
     """Return the graph input for one user message."""
-    return {"messages": [user_message(text)]}
+    return {"messages": [user_message(text, at)]}

@@ -129,4 +129,4 @@ async def test_the_harness_counts_memories_and_scores_answers(settings: Settings
     assert not lima["correct"] and lima["category"] == NOT_LEARNED and lima["refusal"]
     overall = report["overall"]
     assert (overall["facts_recalled"], overall["facts_missing"], overall["recall"]) == (1, 1, 0.5)
-    assert overall["turn_ms_p50"] is not None and report["said_at_applied"] is False
+    assert overall["turn_ms_p50"] is not None and report["said_at_applied"] is True

@@ -53,6 +53,7 @@ def test_every_turn_of_a_real_thread_replays_from_its_start(tmp_path: Path) -> N
     """Turns made by `sena chat` on the embedded model: the first, a later one, and one the router model decided."""
     env = small_model_env(tmp_path)
     env["SENA_INTENT_ROUTING__ROUTER_THRESHOLD"] = "0"  # the tiny router's answer counts however unsure it is
+    env["SENA_INTENT_ROUTING__EXAMPLES_THRESHOLD"] = "1"  # and the example classifier is never sure: it decides
     messages = ["hello", "roses and violets for my aunt", "how much disk space is left?"]
     sena(env, "chat", "--thread", "long", stdin="\n".join(messages) + "\n/exit\n")
     turns = json.loads(sena(env, "turns", "long", "--json"))
