@@ -144,7 +144,8 @@ class ConversationIndex:
         wide = max(4 * limit, 20)
         with self._lock:
             dense = self._store.similarity_search_with_score(query, k=wide, filter=only_user)
-        keyword = self.lexical.search(query, user_id, "exchange", limit=wide)
+        by_keyword = self.keyword_weight > 0  # a keyword hit counts only when keywords count at all
+        keyword = self.lexical.search(query, user_id, "exchange", limit=wide) if by_keyword else []
         found = {
             str(doc.metadata.get("_id", "")): Exchange(
                 id=str(doc.metadata.get("_id", "")),
@@ -170,7 +171,6 @@ class ConversationIndex:
             self.keyword_weight,
             self.recency_weight,
         )
-        by_keyword = self.keyword_weight > 0  # a keyword hit counts only when keywords count at all
         chosen = [
             i for i in order if found[i].score >= threshold or (by_keyword and candidates[i].keyword_rank is not None)
         ]

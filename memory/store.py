@@ -300,7 +300,8 @@ class MemoryStore:
             dense = self._memory.vector_store.search(
                 query=query, vectors=vector, top_k=max(4 * limit, 20), filters=self._filters(user_id)
             )
-        keyword = self.lexical.search(query, user_id, "fact", limit=max(4 * limit, 20))
+        by_keyword = self.settings.keyword_weight > 0  # a keyword hit counts only when keywords count at all
+        keyword = self.lexical.search(query, user_id, "fact", limit=max(4 * limit, 20)) if by_keyword else []
         hits = {str(h.id): h for h in dense}
         missing = [i for i, _ in keyword if i not in hits]
         with self._lock:
@@ -327,7 +328,6 @@ class MemoryStore:
             self.settings.keyword_weight,
             self.settings.recency_weight,
         )
-        by_keyword = self.settings.keyword_weight > 0  # a keyword hit counts only when keywords count at all
         chosen = [
             i
             for i in order

@@ -76,3 +76,27 @@ def test_past_exchanges_are_found_by_topic_per_user_and_survive_restart(
     [bread] = reopened.conversations.search("bread baking", "u1", limit=1)
     assert bread.text.startswith("User: What's a good sourdough")
     reopened.close()
+
+
+def test_keywords_and_periods_join_the_ranking_and_older_stores_are_indexed(
+    settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    from datetime import datetime
+
+    store = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
+    code = store.add("The wifi password at the cabin is XK42-ZEBRA", "u1")
+    store.add("The user's sister Lena lives in Porto", "u1")
+    [march] = store.bulk_add(["We went to a jazz concert"], "u1", [{"created_at": "2026-03-14T20:00:00+00:00"}])
+    store.bulk_add(["We went to a jazz bar"], "u1", [{"created_at": "2026-01-10T20:00:00+00:00"}])
+    assert store.search("XK42-ZEBRA", "u1", threshold=0.99) == []  # keywords off (the default): meaning only
+    store.settings = settings.memory.model_copy(update={"keyword_weight": 1.0})
+    assert [h.id for h in store.search("XK42-ZEBRA", "u1", threshold=0.99)] == [code.id]  # an exact word finds it
+    asked = datetime(2026, 4, 2)
+    assert store.search("what did we do last month?", "u1", threshold=0.0, now=asked)[0].id == march
+    store.close()
+
+    for name in ("lexical.db", "lexical.db-wal", "lexical.db-shm"):  # a store from before the keyword index
+        (settings.data_dir / "memory" / name).unlink(missing_ok=True)
+    store = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
+    assert store.lexical.count("fact") == 4 and store.lexical.count("exchange") == 0
+    store.close()
