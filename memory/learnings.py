@@ -52,6 +52,9 @@ ATTRIBUTE_PATTERNS = (
 )  # fmt: skip
 """How a fact's wording shows its attribute; the small model's own choice is less reliable for these."""
 
+DATED = frozenset({"event", "plan", "trip"})
+"""Attributes whose facts happen at a time."""
+
 SINGLE_VALUED = frozenset({"name", "home", "job", "workplace", "school", "age", "birthday", "partner", "diet"})
 """Attributes a subject has one value of at a time: a new value replaces the old one (kept in history)."""
 
@@ -254,7 +257,8 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
         attribute = said_attribute or (item.get("attribute") if item.get("attribute") in ATTRIBUTES else "other")
         subject = subject_key(str(item.get("subject") or "user"))
         text, period = absolute(text, now)
-        if period is None:  # small models drop dates: give the fact the period of the sentence it came from
+        if period is None and (kind == "event" or attribute in DATED):  # small models drop an event's date:
+            # give it back from the sentence the fact came from
             source, named = max(sentences, key=lambda pair: len(content_words(pair[0]) & content_words(text)))
             if named and len(content_words(source) & content_words(text)) >= 2:
                 period = named[0]

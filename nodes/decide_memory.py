@@ -54,9 +54,9 @@ def plan(use: bool, reason: str, conversations: bool = False) -> MemoryPlan:
 def plan_memory(text: str, intent_type: str, intent_needs_memory: bool) -> MemoryPlan | None:
     """Apply the heuristics in order; None when they cannot tell (an ambiguous message).
 
-    Greetings never; recall phrases, time references and dangling pronouns always; then the
-    intent's own need; then a question about the user ("what should you call me?"), whatever
-    its intent. A request about the user that no rule covers is ambiguous; anything else (a
+    Greetings never; recall phrases, time references and dangling pronouns always; a question
+    about the user ("what should you call me?") always, whatever its intent; then the intent's
+    own need. A request about the user that no rule covers is ambiguous; anything else (a
     standalone fact, a self-contained question) needs no memory.
     """
     if intent_type == "greeting":
@@ -67,10 +67,10 @@ def plan_memory(text: str, intent_type: str, intent_needs_memory: bool) -> Memor
         return plan(True, "temporal reference", conversations=True)
     if DANGLING.search(text):
         return plan(True, "pronoun without antecedent")
-    if intent_needs_memory:
-        return plan(True, "intent needs context")
     if ABOUT_USER.search(text) and QUESTION.search(text):
         return plan(True, "a question about the user")  # "what should you call me?" is answered from memory
+    if intent_needs_memory:
+        return plan(True, "intent needs context")
     if ABOUT_USER.search(text) and ASKING.search(text):
         return None
     return plan(False, "intent is self-contained")

@@ -34,6 +34,10 @@ def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: floa
     return [m.id for m in window if m.id]
 
 
+ABOUT_THE_USER = frozenset({"a question about the user", "recall phrase"})
+"""decide_memory's reasons for a question whose answer can only come from memory."""
+
+
 def asked_time(state: SenaState) -> float:
     """When the turn's question was asked (its message's timestamp), for "last week" and the like."""
     question = next((m for m in reversed(state.get("messages") or []) if isinstance(m, HumanMessage)), None)
@@ -75,7 +79,16 @@ async def search_long_term(
     query, user_id, thread_id = last_user_text(state), runtime.context.user_id, runtime.context.thread()
     asked_at = asked_time(state)
     started = time.perf_counter()
-    found = await asyncio.to_thread(memory.search, query, user_id, now=datetime.fromtimestamp(asked_at))
+    plan, intent = state.get("memory_plan"), state.get("intent")
+    about_user = (plan is not None and plan["reason"] in ABOUT_THE_USER) or (
+        intent is not None and intent["intent_type"] == "memory_recall"
+    )
+    # A question about the user gets the closest memories even when none is very close: with a
+    # handful of memories, "what should you call me?" is 0.197 from "The user's name is Noor".
+    threshold = 0.0 if about_user else None
+    found = await asyncio.to_thread(
+        memory.search, query, user_id, threshold=threshold, now=datetime.fromtimestamp(asked_at)
+    )
     snippets = [
         Snippet(
             id=m.id,

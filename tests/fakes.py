@@ -119,12 +119,14 @@ class ScriptedMemory:
         self.texts = texts or []
         self.error = error
         self.queries: list[tuple[str, str]] = []
+        self.thresholds: list[float | None] = []
         self.conversations = ScriptedConversations(exchanges)
 
-    def search(self, query: str, user_id: str, now: Any = None) -> list[Any]:
+    def search(self, query: str, user_id: str, threshold: float | None = None, now: Any = None) -> list[Any]:
         from memory.store import MemoryRecord
 
         self.queries.append((query, user_id))
+        self.thresholds.append(threshold)
         if self.error:
             raise self.error
         return [MemoryRecord(id=f"m{i}", text=t, score=0.9 - i / 10) for i, t in enumerate(self.texts)]

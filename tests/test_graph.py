@@ -163,6 +163,17 @@ async def test_long_term_memories_reach_the_prompt(
     assert state.values["snippets"][0]["source"] == "long_term"
 
 
+async def test_a_question_about_the_user_gets_the_closest_memories_however_far(
+    settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]
+) -> None:
+    memory = ScriptedMemory(["The user's name is Noor"])
+    models.model("main").enqueue("You are Noor.", "Lena lives in Porto.")
+    graph = build_graph(Services(settings=settings, models=models, memory=memory), checkpointer)  # type: ignore[arg-type]
+    await run_turn(graph, "t", "What should you call me?")
+    await run_turn(graph, "t", "where does Lena live?")
+    assert memory.thresholds == [0.0, None]  # the configured threshold for anything else
+
+
 async def test_a_failing_memory_store_degrades_to_short_term(
     settings: Settings, models: ScriptedModels, checkpointer: BaseCheckpointSaver[Any]
 ) -> None:
