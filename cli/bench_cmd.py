@@ -197,14 +197,20 @@ def routing(
 def passing(
     sets: Annotated[int, typer.Option(help="Sets to run, from the first (0 = all).")] = 0,
     max_tokens: Annotated[int, typer.Option(help="Answer length cap (the router role keeps its own).")] = 160,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Another facts-in-passing file (kept in history as passing:<its name>)."),
+    ] = None,
     save: Save = True,
 ) -> None:
     """Facts said in passing, asked later on another thread, with the embedded model and real memory."""
-    from bench.passing import run
+    from bench.passing import DATA, run
 
     settings = load_or_exit()
     setup_logging(settings)
-    publish(settings, "passing", asyncio.run(run(settings, sets=sets or None, max_tokens=max_tokens)), save)
+    path = data or DATA
+    suite = "passing" if path.resolve() == DATA else f"passing:{path.stem}"
+    publish(settings, suite, asyncio.run(run(settings, sets=sets or None, path=path, max_tokens=max_tokens)), save)
 
 
 @app.command("recall")

@@ -1,7 +1,7 @@
 """Record what models and extensions returned during a turn, and play it back.
 
 A replay that calls the model again rarely reproduces a bad answer. So every model call
-(plain or structured) and every extension call made inside a node is stored, keyed by the
+(plain or structured), every extension call and every memory search made inside a node is stored, keyed by the
 turn (the id of the user's message that opened it), the node and the call's position within
 that node, in `data/sena.db` (`recordings`), capped in size. From async code every read and write goes
 through a worker thread: a blocking SQLite call on the event loop can deadlock against the
@@ -19,7 +19,7 @@ import contextvars
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -160,6 +160,30 @@ def _recorded(recorder: Recorder, site: CallSite, seq: int, kind: str, name: str
     if digest_now and found.prompt_digest and found.prompt_digest != digest_now:
         site.divergences.append(f"{site.node} call {seq}: the prompt differs from the recorded one")
     return found.output
+
+
+async def recorded_output(
+    recorder: Recorder | None, kind: str, name: str, call: str, produce: Callable[[], Awaitable[str]]
+) -> str:
+    """The output of a call other than a model's or an extension's (a memory search): produced and
+    recorded in a live turn, played back in a recorded replay.
+
+    A turn recorded before such calls were kept has none: the replay then produces it again, and
+    says so, since memory may have changed since."""
+    site = current_site()
+    if recorder is None or site is None:
+        return await produce()
+    seq = site.next_seq()
+    if site.mode == "recorded":
+        try:
+            return await asyncio.to_thread(_recorded, recorder, site, seq, kind, name, call)
+        except ReplayMissing:
+            site.divergences.append(f"{site.node}: no recorded {kind} call {seq} for this turn; ran it again as of now")
+            return await produce()
+    output = await produce()
+    if site.mode == "record":
+        await asyncio.to_thread(recorder.save, site, seq, kind, name, output, call)
+    return output
 
 
 class RecordingChatModel(BaseChatModel):

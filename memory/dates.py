@@ -18,7 +18,9 @@ MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))  # only after a preposition: "may" is also a verb
 DAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
-NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "couple of": 2, "few": 3}
+NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2, "few": 3}  # fmt: skip
+COUNT = "(\\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|couple of|few)"
 UNITS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "year": 365}
 MONTH_PREPOSITIONS = "(?:in|on|since|during|back in|by|about|around|until|till|from|of) "
 SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11), "winter": (12, 2)}
@@ -125,15 +127,19 @@ RULES: list[Rule] = [
     (re.compile(r"\b(yesterday|last night)\b"), lambda m, t, p: _on(t - timedelta(days=1))),
     (re.compile(r"\b(tomorrow)\b"), lambda m, t, p: _on(t + timedelta(days=1))),
     (
-        re.compile(r"\b(\d+|an?|one|two|three|four|five|six|couple of|few) (day|week|fortnight|month|year)s? ago\b"),
+        re.compile(rf"\b{COUNT} (day|week|fortnight|month|year)s? ago\b"),
         lambda m, t, p: _ago_or_ahead(t, _count(m[1]), m[2], -1),
     ),
     (
-        re.compile(r"\bin (\d+|an?|one|two|three|four|five|six|couple of|few) (day|week|fortnight|month|year)s?\b"),
+        re.compile(rf"\bin {COUNT} (day|week|fortnight|month|year)s?(?: time)?\b"),
         lambda m, t, p: _ago_or_ahead(t, _count(m[1]), m[2], 1),
     ),
     (
-        re.compile(r"\b(last|this|next) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"),
+        re.compile(rf"\b{COUNT} (day|week|fortnight|month|year)s? (?:from now|from today|away)\b"),
+        lambda m, t, p: _ago_or_ahead(t, _count(m[1]), m[2], 1),
+    ),
+    (
+        re.compile(r"\b(last|this|next)(?: coming)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"),
         lambda m, t, p: _weekday(t, m[2], m[1]),
     ),
     (

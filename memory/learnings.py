@@ -23,8 +23,17 @@ from typing import Any, Literal, Protocol
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from memory.dates import absolute, periods
+from memory.dates import Period, absolute, periods
 from memory.store import MemoryRecord
+from memory.wording import (
+    IRREGULAR_PAST,
+    MODALS,
+    RELATIVES,
+    introduced_name,
+    name_introductions,
+    resolve_pronouns,
+    third_person,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,20 +160,32 @@ class ExchangeWriter(Protocol):
     def add(self, user_id: str, thread_id: str, user_text: str, answer: str, ts: float | None = None) -> str: ...
 
 
+ABOUT_USER = re.compile(r"\bthe user\b", re.IGNORECASE)
+ABOUT_THE_CHAT = re.compile(r"\b(told|tell|telling|asked|mentioned|said to|asking) (you|sena)\b", re.IGNORECASE)
+"""A statement about the conversation itself ("I told you Vancouver"), not about the user's life."""
+SAID_CLAUSE = re.compile(r"\s*(?:[,;:]|\s-\s|\b(?:and|but|so|because|since|though|although|while)\b)\s*", re.I)
+"""Where a statement kept as said is cut, so each clause is checked (and kept) on its own."""
+VERBS = "|".join(sorted(MODALS | IRREGULAR_PAST | {"is", "are", "am", "was", "were", "has", "have", "does", "do"}))
+FINITE = re.compile(rf"\b(?:{VERBS}|\w+n't|\w{{2,}}s|\w{{2,}}ed)\b", re.IGNORECASE)
+"""Something like a verb: a clause kept as said must state something ("The user's sister's name
+again" does not)."""
+FILLER = re.compile(
+    r"^(?:\W*\b(?:honestly|actually|wait|so|well|ok|okay|oh|also|anyway|btw|correction|hey|hi|hello|yeah|yes|no|lol)\b)+\W*",
+    re.IGNORECASE,
+)
 SELF = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself)\b", re.IGNORECASE)
 ASKS = re.compile(
-    r"^\W*(what|which|who|whom|whose|where|when|why|how|is|are|am|was|were|do|does|did|can|could|would|will|"
+    r"^\W*(what|what's|whats|which|who|who's|whos|whom|whose|where|where's|wheres|when|why|how|how's|hows|is|are|am|was|were|do|does|did|can|could|would|will|"
     r"should|shall|have|has|had|may|might|any|anything|name|list|tell|give|recommend|suggest|explain|please|"
     r"write|draft|compose|make|create|help|find|search|look|show|open|launch|start|play|translate|summari[sz]e|"
     r"remind|check|fix|convert|calculate|plan|book|send|read|delete|remove|save|add|set|let's|lets)\b",
     re.IGNORECASE,
 )
 CLAUSE = re.compile(r"[,;:\u2013\u2014]|\s-\s|\b(?:so|but|and)\b(?=\s+(?:what|which|how|can|could|any|do|should)\b)")
-INTRODUCTION = re.compile(r"\b(?i:i'm|i am|my name is|call me|this is)\s+[A-Z][\w'-]+")  # a capitalised name
 
 
-def statements(user_text: str) -> str:
-    """The parts of a message that may state something about the user; "" for none.
+def statement_parts(user_text: str) -> list[str]:
+    """The parts of a message that may state something about the user.
 
     A message is cut into sentences, and questions into clauses ("Since I'm learning Portuguese,
     | which apps help?"). A part is kept when it is not itself a question or an instruction and
@@ -178,18 +199,22 @@ def statements(user_text: str) -> str:
             clause = part.strip()
             if not clause or clause.endswith("?") or ASKS.match(clause):
                 continue
-            if not asking or SELF.search(clause) or INTRODUCTION.search(clause):
+            if not asking or SELF.search(clause) or introduced_name(clause):
                 kept.append(clause.rstrip(".!") + ".")
-    return " ".join(kept)
+    return kept
+
+
+def statements(user_text: str) -> str:
+    """The statements of a message as one text; "" for none (see `statement_parts`)."""
+    return " ".join(statement_parts(user_text))
 
 
 def worth_learning(user_text: str, intent: str | None = None) -> bool:
-    """Whether the message may state a fact: a recall question, a pure question or request,
-    a greeting or a one-word reply does not."""
-    if intent == "memory_recall":
-        return False
+    """Whether the message may state a fact: a pure question or request, a greeting or a one-word
+    reply does not. The intent is not trusted for this: a statement routed as a recall question
+    ("My dad's surgery is on Tuesday. What should he pack?") still states its fact."""
     said = statements(user_text)
-    return bool(INTRODUCTION.search(said)) or len(content_words(said)) >= 2
+    return bool(introduced_name(said)) or len(content_words(said)) >= 2
 
 
 def content_words(text: str) -> set[str]:
@@ -212,10 +237,11 @@ def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
     if not words:
         return False
     source = content_words(user_text)
-    if INTRODUCTION.search(user_text):
+    if introduced_name(user_text):
         source |= {"name", "named", "called"}  # "I'm Noor" says the user's name is Noor
-    specifics = {w.lower() for w in re.findall(r"\b(?:[A-Z][\w'-]+|\d[\w.:/-]*)", fact)} - {"the", "user", "user's"}
-    if not all(w.removesuffix("'s") in source or w in source for w in specifics):
+    specifics = {w.lower().rstrip(".:/-") for w in re.findall(r"\b(?:[A-Z][\w'-]+|\d[\w.:/-]*)", fact)}
+    said = set(re.findall(r"[a-z0-9']+", user_text.lower())) | source  # "Year 9": short words count here
+    if not all(w.removesuffix("'s") in said or w in said for w in specifics - {"the", "user", "user's"}):
         return False
     stems = {stem(w) for w in source}
     hits = sum(1 for w in words if w in source or stem(w) in stems)
@@ -227,48 +253,118 @@ def normalise(text: str) -> str:
 
 
 async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | None = None) -> list[Fact]:
-    """Ask the model for facts in the message's statements (schema-constrained), keeping only
-    those grounded in them, with relative dates made absolute against `now` (when said)."""
+    """The facts a message states, each a third-person sentence with its subject, attribute and
+    absolute date.
+
+    The model (schema-constrained) reads the message's statements already rewritten in the third
+    person, with pronouns resolved and dates made absolute against `now` (when it was said); its
+    facts are kept when grounded in them. A self-introduction gives the user's name, and a
+    statement about the user that no fact covers is kept in its own (rewritten) words, so what a
+    small model misses, or a failing model never saw, is still remembered.
+    """
     now = now or datetime.now()
-    said = statements(user_text)
-    if not (INTRODUCTION.search(said) or len(content_words(said)) >= 2):
+    parts = statement_parts(user_text)
+    said = " ".join(parts)
+    if not (introduced_name(said) or len(content_words(said)) >= 2):
         return []
-    dated, _ = absolute(said, now)  # "next Friday" -> "on 13 March 2026", before the model sees it
-    sentences = [(sentence, periods(sentence, now)) for sentence in re.findall(r"[^.!?]+[.!?]*", said)]
-    prompt = [
-        SystemMessage(EXTRACT_PROMPT.format(today=f"{now:%A} {now.date().isoformat()}")),
-        HumanMessage(dated),
-    ]
-    result: Any = await model.with_structured_output(FACTS_SCHEMA, method="json_schema").ainvoke(
-        prompt, config={"tags": ["nostream"]}
-    )
+    rewritten = [absolute(resolve_pronouns(third_person(name_introductions(part))), now)[0] for part in parts]
+    dated = " ".join(rewritten)  # "The user's dad has surgery on 10 March 2026."
+    named = [period for part in parts for period in periods(part, now)]
+    try:
+        found = await ask_for_facts(model, dated, now)
+    except Exception as exc:  # learning still keeps what the user said about themselves
+        log.warning("fact extraction failed, keeping the statements as said: %s", exc)
+        found = []
+    clauses = [FILLER.sub("", c).strip().rstrip(".!") for part in rewritten for c in SAID_CLAUSE.split(part)]
     facts: list[Fact] = []
-    for item in result.get("facts") or []:
-        text = str(item.get("text") or "").strip()
-        if not text:
+    for item in found:
+        text = whose(resolve_pronouns(third_person(str(item.get("text") or "").strip())), clauses)
+        if not text or ABOUT_THE_CHAT.search(text):
             continue
         if not grounded(text, f"{said} {dated}"):
             log.info("dropping ungrounded fact %r", text)
             continue
         if any(content_words(text) <= content_words(f.text) for f in facts):
             continue  # small models repeat a fact in shorter words
-        kind = item.get("kind") if item.get("kind") in KINDS else "fact"
-        said_attribute = next((name for name, pattern in ATTRIBUTE_PATTERNS if pattern.search(text)), None)
-        attribute = said_attribute or (item.get("attribute") if item.get("attribute") in ATTRIBUTES else "other")
-        subject = subject_key(str(item.get("subject") or "user"))
-        text, period = absolute(text, now)
-        if period is None and (kind == "event" or attribute in DATED):  # small models drop an event's date:
-            # give it back from the sentence the fact came from
-            source, named = max(sentences, key=lambda pair: len(content_words(pair[0]) & content_words(text)))
-            if named and len(content_words(source) & content_words(text)) >= 2:
-                period = named[0]
-                if period.words.split(" ", 1)[1].lower() not in text.lower():
-                    text = f"{text.rstrip('.')} {period.words}"
-        metadata: dict[str, Any] = {"subject": subject, "attribute": attribute}
-        if period is not None:
-            metadata.update(period_start=period.start.isoformat(), period_end=period.end.isoformat())
-        facts.append(Fact(text, kind, subject, attribute, metadata))
+        kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
+        facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
+    name = introduced_name(said)
+    if name and not any(f.attribute == "name" and f.subject == "user" for f in facts):
+        facts.append(make_fact(f"The user's name is {name}", "fact", "name", "user", now, rewritten, named))
+    for clause in clauses:
+        if not ABOUT_USER.search(clause) or ABOUT_THE_CHAT.search(clause) or ASKS.match(clause):
+            continue
+        if len(content_words(clause)) >= 2 and FINITE.search(clause) and not covered(clause, facts):
+            text = clause[:1].upper() + clause[1:] + "."
+            facts.append(make_fact(text, "fact", "other", subject_of(text), now, rewritten, named))
     return facts
+
+
+async def ask_for_facts(model: BaseChatModel, statements_text: str, now: datetime) -> list[dict[str, Any]]:
+    prompt = [
+        SystemMessage(EXTRACT_PROMPT.format(today=f"{now:%A} {now.date().isoformat()}")),
+        HumanMessage(statements_text),
+    ]
+    result: Any = await model.with_structured_output(FACTS_SCHEMA, method="json_schema").ainvoke(
+        prompt, config={"tags": ["nostream"]}
+    )
+    return list(result.get("facts") or [])
+
+
+def make_fact(
+    text: str, kind: str, attribute: str, subject: str, now: datetime, sources: list[str], named: list[Period]
+) -> Fact:
+    """A fact with its attribute (the wording's, else the model's), subject key and period.
+
+    `sources` are the statements it came from, `named` the periods they name. Small models drop
+    an event's date: a dated fact without one gets it back from its statement."""
+    kind = kind if kind in KINDS else "fact"
+    attribute = worded_attribute(text) or (attribute if attribute in ATTRIBUTES else "other")
+    text, period = absolute(text, now)
+    if period is None:  # the date in the statement's absolute words ("on 10 March 2026")
+        period = next((p for p in named if p.words.lower() in text.lower()), None)
+    if period is None and (kind == "event" or attribute in DATED) and sources:
+        source = max(sources, key=lambda part: len(content_words(part) & content_words(text)))
+        given = [p for p in named if p.words.lower() in source.lower()]
+        if given and len(content_words(source) & content_words(text)) >= 2:
+            period = given[0]
+            text = f"{text.rstrip('.')} {period.words}"
+    metadata: dict[str, Any] = {"subject": subject_key(subject), "attribute": attribute}
+    if period is not None:
+        metadata.update(period_start=period.start.isoformat(), period_end=period.end.isoformat())
+    return Fact(text, kind, subject_key(subject), attribute, metadata)
+
+
+def whose(fact: str, clauses: list[str]) -> str:
+    """A fact that lost whom it is about, said again as the clause it came from: the model turns
+    "The user's dog Bruno has started chewing the sofa" into "Bruno has started chewing the sofa",
+    and "the user's brother is pretty down" into "pretty down"."""
+    if not fact or ABOUT_USER.search(fact):
+        return fact
+    words = {stem(w) for w in content_words(fact)}
+    source = max(clauses, key=lambda c: len(words & {stem(w) for w in content_words(c)}), default="")
+    if not (source and ABOUT_USER.search(source) and FINITE.search(source)):
+        return fact
+    if len(words & {stem(w) for w in content_words(source)}) < 0.6 * len(words):
+        return fact
+    return source[:1].upper() + source[1:] + "."
+
+
+def covered(part: str, facts: list[Fact], share: float = 0.5) -> bool:
+    """Whether the facts already say most of what a statement says."""
+    words = content_words(part)
+    if not words:
+        return True
+    said = {stem(w) for f in facts for w in content_words(f.text)}
+    return sum(stem(w) in said for w in words) / len(words) >= share
+
+
+def subject_of(text: str) -> str:
+    """Whom a statement is about: "The user's sister Lena is..." -> "sister Lena", else "user"."""
+    match = re.match(r"(?i:the user's) (\w+)(?:'s)?(?: ([A-Z][\w-]+))?", text)
+    if match is None:
+        return "user"
+    return " ".join(w for w in match.groups() if w)
 
 
 def subject_key(subject: str) -> str:
@@ -277,6 +373,21 @@ def subject_key(subject: str) -> str:
     if not words or words == ["user"] or words == ["i"] or words == ["me"]:
         return "user"
     return " ".join(words)
+
+
+def worded_attribute(text: str) -> str | None:
+    """The attribute a fact's wording shows ("lives in" -> home), if any."""
+    return next((name for name, pattern in ATTRIBUTE_PATTERNS if pattern.search(text)), None)
+
+
+def alike(old: str, new: str, attribute: str, subject: str = "user") -> bool:
+    """Whether two facts give the same attribute: both worded so ("lives in Paris", "moved to
+    Berlin"), or sharing a word beside their subject. The small model sometimes labels a mood
+    with the attribute of the event before it; that must not replace the event."""
+    if worded_attribute(old) == attribute == worded_attribute(new):
+        return True
+    shared = {stem(w) for w in content_words(old)} & {stem(w) for w in content_words(new)}
+    return bool(shared - {stem(w) for w in content_words(subject) | RELATIVES})
 
 
 def same_subject(a: str, b: str) -> bool:
@@ -301,7 +412,11 @@ async def decide(model: BaseChatModel, fact: Fact, similar: list[MemoryRecord]) 
     if fact.metadata.get("attribute"):
         for record in keyed:
             same = record.metadata.get("attribute") == fact.attribute and fact.attribute in SINGLE_VALUED
-            if same and same_subject(str(record.metadata.get("subject", "")), fact.subject):
+            if (
+                same
+                and same_subject(str(record.metadata.get("subject", "")), fact.subject)
+                and alike(record.text, fact.text, fact.attribute, fact.subject)
+            ):
                 return Decision("UPDATE", fact, record, f"new {fact.attribute} of {fact.subject}")
         similar = [r for r in similar if "attribute" not in r.metadata]
         if not similar:
@@ -368,11 +483,13 @@ class Learner:
         self, user_id: str, user_text: str, thread_id: str | None = None, now: datetime | None = None
     ) -> list[Decision]:
         """Extract, decide and apply; return the decisions taken. `now` is when it was said."""
-        decisions = []
+        decisions: list[Decision] = []
         for fact in await extract_facts(self.model, user_text, now):
             similar = await asyncio.to_thread(
                 self.store.search, fact.text, user_id, self.similar_limit, self.similar_threshold
             )
+            written = {d.fact.text for d in decisions}
+            similar = [r for r in similar if r.text not in written]  # one message's facts never replace each other
             decision = await decide(self.model, fact, similar)
             started = time.perf_counter()
             await asyncio.to_thread(apply, self.store, user_id, decision)

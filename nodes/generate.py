@@ -19,7 +19,13 @@ from providers.registry import ModelChoice
 
 def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
     """Assemble the model input: stable system prompt first (llama.cpp reuses its KV cache
-    for a shared prefix), then the recent history, the turn's context, and the question."""
+    for a shared prefix), then the recent history, then the question with the turn's context.
+
+    The context (memories, past exchanges, extension results) goes in the user's own message,
+    in their voice, right before what they ask. A second system message after the history was
+    weaker: the 1.5B model answered "I do not have access to your personal details" beside the
+    very memory (2 of 12 layout trials refused that way; 0 of 12 with the context in the message).
+    """
     recent = set(state.get("recent_ids") or [])
     history: list[BaseMessage] = [
         (HumanMessage if isinstance(m, HumanMessage) else AIMessage)(content=m.text)
@@ -30,19 +36,17 @@ def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
     snippets = state.get("snippets") or []
     if memories := [_dated(s["text"], s.get("date", "")) for s in snippets if s["source"] == "long_term"]:
         sections.append(
-            "Facts about the user, who is talking to you now, that they told you in earlier conversations. "
-            "Answer from these facts when they are relevant; do not say you cannot know the user's personal "
-            "details. When two disagree, the later date is current.\n" + "\n".join(memories)
+            "What you know about me (the user) from earlier conversations; when two facts disagree, the later "
+            "date is current:\n" + "\n".join(memories)
         )
     if exchanges := [_dated(s["text"], s.get("date", "")) for s in snippets if s["source"] == "conversation"]:
-        sections.append("Earlier exchanges with the user that may be relevant:\n" + "\n".join(exchanges))
+        sections.append("Earlier exchanges between us that may be relevant:\n" + "\n".join(exchanges))
     if results := [f"- [{r['name']}] {r['output']}" for r in state.get("extension_results") or []]:
-        sections.append("Results from Sena's extensions:\n" + "\n".join(results))
-    prompt: list[BaseMessage] = [SystemMessage(system_prompt), *history]
+        sections.append("Results from Sena's extensions for this message:\n" + "\n".join(results))
+    question = last_user_text(state)
     if sections:
-        prompt.append(SystemMessage("\n\n".join(sections)))
-    prompt.append(HumanMessage(last_user_text(state)))
-    return prompt
+        question = "\n\n".join([*sections, f"My message: {question}"])
+    return [SystemMessage(system_prompt), *history, HumanMessage(question)]
 
 
 def _dated(text: str, date: str) -> str:

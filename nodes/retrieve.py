@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
-from config.settings import MemorySettings
 from graph.events import emit
+from graph.recording import digest, recorded_output
 from graph.recovery import skip_memory
 from graph.services import Services
 from graph.state import SenaContext, SenaState, Snippet
 from nodes import last_user_text
-
-if TYPE_CHECKING:
-    from memory.store import MemoryStore
 
 
 def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: float) -> list[str]:
@@ -60,9 +58,7 @@ async def retrieve(state: SenaState, runtime: Runtime[SenaContext], services: Se
         if services.learner is not None:
             await services.learner.wait(runtime.context.thread())  # the last turn's facts first
         try:
-            update["snippets"] = await search_long_term(
-                state, runtime, services.memory, services.settings.memory, plan["use_conversations"]
-            )
+            update["snippets"] = await search_long_term(state, runtime, services, plan["use_conversations"])
         except Exception as exc:
             update.update(skip_memory(state, runtime, exc))
     return update
@@ -71,14 +67,39 @@ async def retrieve(state: SenaState, runtime: Runtime[SenaContext], services: Se
 async def search_long_term(
     state: SenaState,
     runtime: Runtime[SenaContext],
-    memory: MemoryStore,
-    settings: MemorySettings,
+    services: Services,
     with_conversations: bool,
 ) -> list[Snippet]:
-    """Search remembered facts, and past exchanges when asked; emit what was found."""
+    """Search remembered facts, and past exchanges when asked; emit what was found.
+
+    The result is recorded with the turn, so a recorded replay shows what this turn saw even
+    after memory has changed."""
+    query, user_id = last_user_text(state), runtime.context.user_id
+    started = time.perf_counter()
+
+    async def search() -> str:
+        return json.dumps(await find_snippets(state, runtime, services, with_conversations))
+
+    call = digest([query, user_id, with_conversations])
+    snippets: list[Snippet] = json.loads(await recorded_output(services.recorder, "memory", "memory", call, search))
+    emit(
+        runtime,
+        "memory_search",
+        node="retrieve",
+        query=query[:200],
+        ms=round((time.perf_counter() - started) * 1000, 3),
+        hits=[{"id": s["id"], "source": s["source"], "score": s["score"]} for s in snippets],
+    )
+    return snippets
+
+
+async def find_snippets(
+    state: SenaState, runtime: Runtime[SenaContext], services: Services, with_conversations: bool
+) -> list[Snippet]:
+    memory, settings = services.memory, services.settings.memory
+    assert memory is not None
     query, user_id, thread_id = last_user_text(state), runtime.context.user_id, runtime.context.thread()
     asked_at = asked_time(state)
-    started = time.perf_counter()
     plan, intent = state.get("memory_plan"), state.get("intent")
     about_user = (plan is not None and plan["reason"] in ABOUT_THE_USER) or (
         intent is not None and intent["intent_type"] == "memory_recall"
@@ -114,12 +135,4 @@ async def search_long_term(
             for x in exchanges
             if not (x.thread_id == thread_id and x.ts >= recent_cutoff)  # already in the short-term buffer
         ]
-    emit(
-        runtime,
-        "memory_search",
-        node="retrieve",
-        query=query[:200],
-        ms=round((time.perf_counter() - started) * 1000, 3),
-        hits=[{"id": s["id"], "source": s["source"], "score": s["score"]} for s in snippets],
-    )
     return snippets

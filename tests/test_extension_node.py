@@ -58,7 +58,7 @@ async def test_system_info_runs_in_the_sandbox_and_reaches_the_prompt(
     assert "run_extensions" in nodes_run(events)
     [run] = [e for e in events if e["event"] == "extension_run"]
     assert (run["name"], run["ok"]) == ("system_info", True)
-    assert "Disk:" in main.prompts[-1][-2].text and "Results from Sena's extensions" in main.prompts[-1][-2].text
+    assert "Disk:" in main.prompts[-1][-1].text and "Results from Sena's extensions" in main.prompts[-1][-1].text
     assert answer_text(events) == "You have plenty of space."
 
 

@@ -120,7 +120,7 @@ async def test_required_extension_missing_is_reported_to_the_model(
     graph = make(settings, models, checkpointer)
     events = await run_turn(graph, "t", "how much disk space is free?")
     assert "run_extensions" in nodes_run(events)
-    assert "system_info extension is not installed" in main.prompts[-1][-2].text
+    assert "system_info extension is not installed" in main.prompts[-1][-1].text
 
 
 async def test_per_turn_state_is_reset_between_turns(
@@ -157,7 +157,7 @@ async def test_long_term_memories_reach_the_prompt(
     graph = build_graph(services, checkpointer)
     events = await run_turn(graph, "t", "where does Lena live?", user_id="u7")
     assert memory.queries == [("where does Lena live?", "u7")]
-    assert "Lena lives in Porto" in main.prompts[-1][-2].text
+    assert "Lena lives in Porto" in main.prompts[-1][-1].text
     assert [e["hits"][0]["id"] for e in events if e["event"] == "memory_search"] == ["m0"]
     state = await graph.aget_state({"configurable": {"thread_id": "t"}})
     assert state.values["snippets"][0]["source"] == "long_term"
@@ -209,8 +209,9 @@ async def test_recall_of_a_discussion_brings_past_exchanges_but_not_this_threads
     events = await run_turn(graph, "t", "what did we discuss about the trip?")
     [search] = [e for e in events if e["event"] == "memory_search"]
     assert [(h["id"], h["source"]) for h in search["hits"]] == [("x1", "conversation")]
-    context = main.prompts[-1][-2].text
-    assert "Earlier exchanges with the user" in context and "Alfama first." in context
+    context = main.prompts[-1][-1].text  # the context rides in the user's message, before the question
+    assert "Earlier exchanges between us" in context and "Alfama first." in context
+    assert context.endswith("My message: what did we discuss about the trip?")
     assert "800 euros" not in context
 
 

@@ -58,6 +58,9 @@ PORTO = MemoryRecord(id="m1", text="The user's sister Lena lives in Porto", scor
         ("The user lives in Sapporo", "I live in Sapporo, so keep that in mind.", True),
         ("The user booked a dentist appointment", "Finally booked the dentist", True),
         ("The user lives in Sapporo", "I love Sapporo", False),
+        ("The user teaches maths to Year 9.", "I teach maths to Year 9", True),  # short numbers, a final stop
+        ("The user moved to Amersfoort in February 2026.", "I moved to Amersfoort in February 2026", True),
+        ("The user teaches maths to Year 10.", "I teach maths to Year 9", False),
     ],
 )
 def test_grounding(fact: str, source: str, ok: bool) -> None:
@@ -82,7 +85,8 @@ async def test_a_fact_inside_a_question_is_learned_from_its_statement_only() -> 
     text = "Since I'm learning Portuguese at the moment, which podcasts would you recommend for beginners?"
     assert worth_learning(text, "question")
     decisions = await Learner(store, model).learn("u", text, now=THURSDAY)
-    assert model.prompts[0][-1].text == "Since I'm learning Portuguese at the moment."  # the question is not sent
+    # the question is not sent, and the statement is in the third person
+    assert model.prompts[0][-1].text == "Since the user is learning Portuguese at the moment."
     assert [d.action for d in decisions] == ["ADD"] and store.calls == [("add", "The user is learning Portuguese")]
 
 
@@ -92,7 +96,7 @@ async def test_an_introduction_is_learned_even_inside_a_greeting() -> None:
     text = "Hi, I'm Noor! Could you help me plan dinners for the week?"
     assert worth_learning(text, "greeting")
     await Learner(store, model).learn("u", text, now=THURSDAY)
-    assert model.prompts[0][-1].text == "Hi, I'm Noor."
+    assert model.prompts[0][-1].text == "Hi, the user's name is Noor."
     assert store.calls == [("add", "The user's name is Noor")]
 
 
@@ -126,12 +130,12 @@ async def test_relative_dates_are_made_absolute_from_when_it_was_said() -> None:
         "period_end": "2026-03-15",
     }
     assert "Thursday 2026-03-05" in model.prompts[0][0].text  # the model is told today's date too
-    assert model.prompts[0][-1].text == "My sister visits in the week of 9 March 2026."  # and sees it resolved
+    assert model.prompts[0][-1].text == "The user's sister visits in the week of 9 March 2026."  # and sees it resolved
 
 
 async def test_a_date_the_model_dropped_is_given_back_from_the_sentence_it_came_from() -> None:
     model = ScriptedChatModel().enqueue(keyed_reply(("Lena is taking her driving test", "sister lena", "event")))
-    text = "My sister Lena has her driving test next Friday. Pizza tonight!"
+    text = "Lena has her driving test next Friday. Pizza tonight!"
     [decision] = await Learner(FakeStore(), model).learn("u", text, now=THURSDAY)
     assert decision.fact.text == "Lena is taking her driving test on 13 March 2026"
     assert decision.fact.metadata["period_start"] == "2026-03-13"
@@ -214,12 +218,97 @@ async def test_learner_runs_in_background_and_applies_in_order() -> None:
     assert [d.action for d in learner.results["t"]] == ["ADD"]
 
 
-async def test_learner_failure_is_contained() -> None:
+async def test_a_failing_model_still_keeps_what_the_user_said_about_themselves() -> None:
     learner = Learner(FakeStore(), ScriptedChatModel().enqueue(ValueError("bad json")))
+    learner.submit("t", "u", "I live in Lisbon now", "personal_info")
+    await asyncio.wait_for(learner.drain(), 5)
+    [decision] = learner.results["t"]
+    assert (decision.action, decision.fact.attribute) == ("ADD", "home")
+    assert decision.fact.text == "The user lives in Lisbon now."
+
+
+async def test_learner_failure_is_contained() -> None:
+    class BrokenStore(FakeStore):
+        def add(self, text: str, user_id: str, kind: str = "fact", metadata: dict[str, Any] | None = None) -> None:
+            raise OSError("disk full")
+
+    learner = Learner(BrokenStore(), ScriptedChatModel().enqueue(facts_reply("The user lives in Lisbon")))
     learner.submit("t", "u", "I live in Lisbon now", "personal_info")
     await asyncio.wait_for(learner.drain(), 5)
     assert learner.results["t"] == []
     assert isinstance(Decision("ADD", Fact("x")), Decision)
+
+
+async def test_a_statement_the_model_missed_is_kept_in_the_users_words_about_the_user() -> None:
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user's sister is over the moon", "sister", "mood")))
+    text = "My sister just got into medical school and she's over the moon. What's a nice gift?"
+    facts = await extract_facts(model, text, THURSDAY)
+    assert model.prompts[0][-1].text == (
+        "The user's sister just got into medical school and the user's sister is over the moon."
+    )
+    assert [(f.text, f.subject) for f in facts] == [
+        ("The user's sister is over the moon", "sister"),
+        ("The user's sister just got into medical school.", "sister"),  # the clause the model left out
+    ]
+
+
+async def test_a_fact_that_lost_whom_it_is_about_is_said_as_the_user_said_it() -> None:
+    model = ScriptedChatModel().enqueue(
+        keyed_reply(
+            ("Bruno has started chewing the sofa cushions", "Bruno", "pet"),
+            ("pretty down", "brother", "mood"),
+            ("Lena is nervous", "Lena", "mood"),
+        )
+    )
+    text = (
+        "Our dog Bruno has started chewing the sofa cushions. My brother got laid off and he's pretty down. "
+        "Lena is nervous."
+    )
+    facts = await extract_facts(model, text, THURSDAY)
+    assert [f.text for f in facts] == [
+        "The user's dog Bruno has started chewing the sofa cushions.",
+        "The user's brother is pretty down.",
+        "Lena is nervous",  # not about the user: as the model said it
+        "The user's brother got laid off.",
+    ]
+
+
+async def test_facts_of_one_message_never_replace_each_other() -> None:
+    store = FakeStore()
+    model = ScriptedChatModel().enqueue(  # the small model labels the mood with the event's attribute
+        keyed_reply(
+            ("The user's sister got into medical school", "sister", "school"),
+            ("The user's sister is over the moon", "sister", "school"),
+        )
+    )
+    text = "My sister got into medical school and she's over the moon."
+    decisions = await Learner(store, model).learn("u", text, now=THURSDAY)
+    assert [d.action for d in decisions] == ["ADD", "ADD"] and len(store.records) == 2
+
+
+async def test_a_mislabelled_attribute_does_not_replace_an_unrelated_memory() -> None:
+    school = keyed("m1", "The user's sister got into medical school", "sister", "school")
+    store = FakeStore([school])
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user's sister is over the moon", "sister", "school")))
+    [decision] = await Learner(store, model).learn("u", "My sister is over the moon.", now=THURSDAY)
+    assert decision.action == "ADD" and store.records["m1"] == school
+
+
+async def test_a_statement_routed_as_a_recall_question_is_still_learned_but_a_fragment_is_not() -> None:
+    assert worth_learning("My dad's hip surgery is this coming Tuesday. What should he pack?", "memory_recall")
+    model = ScriptedChatModel().enqueue(keyed_reply())
+    assert await extract_facts(model, "whats my nephew called again, I told you last week") == []
+
+
+async def test_an_introduction_gives_the_name_even_when_the_model_says_nothing() -> None:
+    facts = await extract_facts(ScriptedChatModel().enqueue(keyed_reply()), "Hey, Kwame here. Quick one: any tips?")
+    assert [(f.text, f.attribute, f.subject) for f in facts] == [("The user's name is Kwame", "name", "user")]
+
+
+async def test_remarks_about_the_conversation_are_not_facts() -> None:
+    model = ScriptedChatModel().enqueue(keyed_reply(("I told you Vancouver", "user", "other")))
+    facts = await extract_facts(model, "Wait, I told you Vancouver, but I actually live in Victoria, on the island.")
+    assert [(f.text, f.attribute) for f in facts] == [("The user actually lives in Victoria.", "home")]
 
 
 async def test_exchanges_are_kept_for_questions_too_but_not_greetings() -> None:

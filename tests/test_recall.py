@@ -27,6 +27,8 @@ THURSDAY = datetime(2026, 3, 5, 18, 40)  # Thursday 5 March 2026
         ("we met in November", "we met in November", "2025-11-01", "2025-11-30"),
         ("we moved here last March", "we moved here in March 2025", "2025-03-01", "2025-03-31"),
         ("I was in Rome last summer", "I was in Rome in summer 2025", "2025-06-01", "2025-08-31"),
+        ("her party is ten days from now", "her party is on 15 March 2026", "2026-03-15", "2026-03-15"),
+        ("surgery is this coming Tuesday", "surgery is on 10 March 2026", "2026-03-10", "2026-03-10"),
     ],
 )
 def test_relative_dates_become_absolute(said: str, becomes: str, start: str, end: str) -> None:

@@ -16,7 +16,7 @@ from graph.builder import build_graph
 from graph.recording import Recorder
 from graph.services import Services
 from nodes.classify_intent import intent_record
-from tests.fakes import ScriptedModels, router_reply
+from tests.fakes import ScriptedMemory, ScriptedModels, router_reply
 from tests.helpers import run_turn
 
 
@@ -123,3 +123,25 @@ async def test_fork_changes_a_past_intent_and_keeps_the_original_branch(
     branches = await T.branches(graph, "t")
     assert [b["current"] for b in branches] == [True, False]
     assert branches[1]["answer"] == "Plenty: 99 GB free."  # the original branch is still there
+
+
+async def test_a_recorded_replay_sees_the_memories_the_turn_saw_even_after_memory_changed(
+    settings: Settings, checkpointer: BaseCheckpointSaver[Any]
+) -> None:
+    memory = ScriptedMemory(["The user's cat is called Miso."])
+    models = ScriptedModels(by_role={"router": "router"})
+    services = Services(
+        settings=settings, models=models, memory=memory, recorder=Recorder.from_path(settings.database_path)
+    )  # type: ignore[arg-type]
+    graph = build_graph(services, checkpointer)
+    models.model("main").enqueue("Your cat is Miso.")
+    await run_turn(graph, "t", "what is my cat called?")
+    [turn] = await T.list_turns(graph, "t")
+    memory.texts = ["The user's cat is called Tiger."]  # the user edited the memory since
+    build = lambda saver: build_graph(services, saver)  # noqa: E731
+    recorded = await T.replay(graph, build, "t", turn.start_checkpoint, "recorded")
+    assert recorded.identical and not recorded.divergences, recorded.changes
+    assert len(memory.queries) == 1  # played back: the store was not searched again
+    models.model("main").enqueue("Your cat is Tiger.")
+    live = await T.replay(graph, build, "t", turn.start_checkpoint, "live")
+    assert {c["key"] for c in live.changes} == {"snippets", "answer"}  # a live replay searches memory as it is now

@@ -1,0 +1,157 @@
+"""The user's words, rewritten as facts about the user.
+
+People say "my cat Miso knocked my coffee over" and "she's over the moon"; a memory read weeks
+later, in another thread, must say whose cat and who is over the moon. A 1.5B model asked to
+do that rewrite often copies the first person or keeps a bare "she", so it is done here, by a
+small table of English forms: `third_person` turns "I"/"my"/"we" into "the user", and
+`resolve_pronouns` gives a "she"/"he" the relative named just before it ("my sister ... she's").
+`introduced_name` reads a self-introduction ("Hey, Kwame here", "I'm Noor").
+"""
+
+from __future__ import annotations
+
+import re
+
+MODALS = frozenset(
+    "can can't cannot could couldn't will won't would wouldn't shall should shouldn't may might must mustn't "
+    "was wasn't did didn't had hadn't used".split()
+)
+IRREGULAR = {"am": "is", "have": "has", "do": "does", "go": "goes", "don't": "doesn't", "haven't": "hasn't"}
+IRREGULAR_PAST = frozenset(
+    "got went made took came saw said told left lost bought began found felt knew met ran sold sent spent taught "
+    "thought won wrote broke became brought caught chose drove fell flew forgot gave grew heard hurt kept led "
+    "paid quit rode sat slept spoke stood swam threw understood woke wore".split()
+)
+ADVERBS = frozenset(
+    "actually really just also still usually always never often sometimes only even already recently currently "
+    "honestly finally mostly generally totally absolutely definitely basically literally seriously now".split()
+)
+CONTRACTIONS = {"i'm": "the user is", "im": "the user is", "i've": "the user has", "i'll": "the user will",
+                "i'd": "the user would", "we're": "the user's family are", "we've": "the user's family have",
+                "we'll": "the user's family will", "we'd": "the user's family would"}  # fmt: skip
+WORDS = {"my": "the user's", "mine": "the user's", "me": "the user", "myself": "themselves",
+         "our": "the user's", "ours": "the user's", "us": "the user's family", "we": "the user's family"}  # fmt: skip
+
+FEMALE = "sister|mum|mom|mother|mam|daughter|wife|girlfriend|gf|aunt|auntie|grandma|granny|grandmother|niece|fiancee|stepmother|stepmom"  # noqa: E501
+MALE = "brother|dad|father|son|husband|boyfriend|bf|uncle|grandpa|grandad|grandfather|nephew|fiance|stepfather|stepdad"
+RELATIVES = frozenset(f"{FEMALE}|{MALE}".split("|"))
+RELATIVE = re.compile(rf"\b(?i:the user's (?:{FEMALE}|{MALE}))\b(?: [A-Z][\w-]+)?")
+FEMALE_WORD = re.compile(rf"\b(?:{FEMALE})\b", re.IGNORECASE)
+SUBJECT_PRONOUN = re.compile(r"\b(she|he)\b(?:('s|\u2019s)(?= (\w+)))?", re.IGNORECASE)
+PARTICIPLES = frozenset("been got gotten had done gone seen taken made become".split())
+
+NOT_NAMES = frozenset(
+    "american canadian mexican brazilian argentinian colombian chilean peruvian british english scottish welsh "
+    "irish french german dutch belgian swiss austrian italian spanish portuguese greek turkish polish czech "
+    "russian ukrainian swedish norwegian danish finnish indian pakistani bangladeshi chinese japanese korean "
+    "vietnamese thai filipino indonesian malaysian australian nigerian kenyan ghanaian egyptian moroccan "
+    "ethiopian israeli iranian iraqi lebanese syrian saudi catholic muslim jewish christian hindu buddhist "
+    "atheist vegan vegetarian monday tuesday wednesday thursday friday saturday sunday january february march "
+    "april may june july august september october november december new back here home sorry fine good okay ok "
+    "sure so not just really still also".split()
+)
+NAME = r"([A-Z][a-z'-]+(?: [A-Z][a-z'-]+)?)"
+INTRODUCTIONS = (
+    re.compile(rf"\b(?i:my name is|my name's|name's|call me|i'm called|i am called)\s+{NAME}"),
+    re.compile(rf"\b(?i:i'm|i am|im|it's|this is)\s+{NAME}"),
+    re.compile(rf"(?:^|[,.!]\s*|\b(?i:hi|hey|hello|yo)\W+){NAME},? (?i:here)\b"),
+)
+
+
+def _third_person_verb(verb: str) -> str:
+    """The verb after "I", as it reads after "the user": "live" -> "lives", "am" -> "is"."""
+    low = verb.lower()
+    if low in IRREGULAR:
+        return IRREGULAR[low]
+    if low in MODALS or low in IRREGULAR_PAST or low.endswith("ed") or not low.isalpha():
+        return verb
+    if re.search(r"[^aeiou]y$", low):
+        return verb[:-1] + "ies"
+    if re.search(r"(s|sh|ch|x|z|o)$", low):
+        return verb + "es"
+    return verb + "s"
+
+
+def third_person(text: str) -> str:
+    """Rewrite the user's first person as "the user": "I actually live in Victoria" -> "The user
+    actually lives in Victoria", "my cat Miso" -> "the user's cat Miso"."""
+    tokens = re.split(r"(\s+)", text)
+    out: list[str] = []
+    conjugate = False
+    for token in tokens:
+        if not token or token.isspace():
+            out.append(token)
+            continue
+        core = re.match(r"^(\W*)([\w'\u2019]+)(\W*)$", token)
+        if core is None:
+            out.append(token)
+            continue
+        lead, word, trail = core.groups()
+        low = word.lower().replace("\u2019", "'")
+        if conjugate and not lead:
+            if low in ADVERBS:
+                out.append(token)
+                continue
+            word = _third_person_verb(word)
+            conjugate = False
+        elif low == "i":
+            word, conjugate = "the user", not trail
+        elif low in CONTRACTIONS:
+            word = CONTRACTIONS[low]
+        elif low in WORDS:
+            word = WORDS[low]
+        else:
+            conjugate = False
+        out.append(f"{lead}{word}{trail}")
+    rewritten = "".join(out)
+    return rewritten[:1].upper() + rewritten[1:] if rewritten.startswith("the user") else rewritten
+
+
+def resolve_pronouns(text: str) -> str:
+    """Name whom a "she"/"he" means when the relative was just named: "The user's sister got into
+    medical school and she's over the moon" -> "... and the user's sister is over the moon"."""
+    out, last, female = [], "", None
+    position = 0
+    for match in SUBJECT_PRONOUN.finditer(text):
+        before = text[position : match.start()]
+        for relative in RELATIVE.finditer(before):
+            last, female = relative.group(), bool(FEMALE_WORD.search(relative.group()))
+        out.append(before)
+        pronoun = match.group(1).lower()
+        if last and (pronoun == "she") == female:
+            verb = ""
+            if match.group(2):  # "she's been" is "she has been", "she's happy" is "she is happy"
+                verb = " has" if match.group(3) in PARTICIPLES or match.group(3).endswith("ed") else " is"
+            named = last[:1].lower() + last[1:] + verb
+            starts = not out[-1].strip() or out[-1].rstrip()[-1] in ".!?"
+            out.append(named[:1].upper() + named[1:] if starts else named)
+        else:
+            out.append(match.group())
+        position = match.end()
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _introduction(text: str) -> tuple[re.Match[str], str] | None:
+    for pattern in INTRODUCTIONS:
+        for match in pattern.finditer(text):
+            words = match.group(1).split()
+            if words[0].lower() not in NOT_NAMES:
+                return match, words[0] if words[-1].lower() in NOT_NAMES else " ".join(words)
+    return None
+
+
+def introduced_name(text: str) -> str | None:
+    """The name a self-introduction gives ("Hey, Kwame here", "Hi, I'm Noor!"), or None."""
+    found = _introduction(text)
+    return found[1] if found else None
+
+
+def name_introductions(text: str) -> str:
+    """Say a self-introduction as the fact it gives: "Hi, I'm Noor" -> "Hi, the user's name is Noor"."""
+    found = _introduction(text)
+    if found is None:
+        return text
+    match, name = found
+    start = match.start(1) if match.group().lower().endswith("here") else match.start()
+    return f"{text[:start]}the user's name is {name}{text[match.start(1) + len(name) :].removeprefix(' here')}"

@@ -1,0 +1,73 @@
+"""The user's words as facts about the user: third person, pronouns, introductions."""
+
+from __future__ import annotations
+
+import pytest
+
+from memory.wording import introduced_name, name_introductions, resolve_pronouns, third_person
+
+
+@pytest.mark.parametrize(
+    ("said", "fact"),
+    [
+        ("I actually live in Victoria, on the island.", "The user actually lives in Victoria, on the island."),
+        ("My cat Miso knocked my mug over.", "The user's cat Miso knocked the user's mug over."),
+        ("I don't live in Utrecht anymore", "The user doesn't live in Utrecht anymore"),
+        ("i teach maths and i study law", "The user teaches maths and the user studies law"),
+        ("I'm a morning person", "The user is a morning person"),
+        ("I have an allergy to penicillin", "The user has an allergy to penicillin"),
+        ("I can't stand cilantro", "The user can't stand cilantro"),
+        ("Honestly I hate cooking", "Honestly the user hates cooking"),
+        ("Our dog Bruno chews the sofa", "The user's dog Bruno chews the sofa"),
+        ("I told you Vancouver", "The user told you Vancouver"),
+        ("I go running when I finish work", "The user goes running when the user finishes work"),
+        ("Lena lives in Porto", "Lena lives in Porto"),
+    ],
+)
+def test_the_first_person_becomes_the_user(said: str, fact: str) -> None:
+    assert third_person(said) == fact
+
+
+@pytest.mark.parametrize(
+    ("said", "fact"),
+    [
+        (
+            "My brother got laid off and he's pretty down.",
+            "The user's brother got laid off and the user's brother is pretty down.",
+        ),
+        (
+            "My daughter Emi started school and she's been nervous.",
+            "The user's daughter Emi started school and the user's daughter Emi has been nervous.",
+        ),
+        ("My sister Lena moved. She's happy.", "The user's sister Lena moved. The user's sister Lena is happy."),
+        ("My mum called and he was there.", "The user's mum called and he was there."),  # not her: left alone
+        ("She's happy.", "She's happy."),  # nobody named before: left alone
+        ("My sister says hello, which helps.", "The user's sister says hello, which helps."),
+    ],
+)
+def test_a_pronoun_names_the_relative_just_mentioned(said: str, fact: str) -> None:
+    assert resolve_pronouns(third_person(said)) == fact
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("Hi, I'm Noor! Could you help?", "Noor"),
+        ("Hey, Kwame here. Quick one", "Kwame"),
+        ("Hello, my name is Hiroshi.", "Hiroshi"),
+        ("Name's Dana", "Dana"),
+        ("im Dana lol", "Dana"),
+        ("I am Noor Haddad and I cook", "Noor Haddad"),
+        ("I'm Canadian", None),
+        ("It's Monday again", None),
+        ("I'm learning Portuguese", None),
+        ("This is fine", None),
+    ],
+)
+def test_an_introduction_gives_a_name(said: str, name: str | None) -> None:
+    assert introduced_name(said) == name
+
+
+def test_an_introduction_reads_as_the_fact_it_gives() -> None:
+    assert name_introductions("Hey, Kwame here.") == "Hey, the user's name is Kwame."
+    assert third_person(name_introductions("I'm Sam and I bake.")) == "The user's name is Sam and the user bakes."
