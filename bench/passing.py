@@ -62,9 +62,16 @@ REFUSAL = re.compile(
 )
 
 
+CONTRACTED = {"do not": "don't", "does not": "doesn't", "did not": "didn't", "cannot": "can't", "can not": "can't",
+              "is not": "isn't", "are not": "aren't", "will not": "won't"}  # fmt: skip
+
+
 def normalise(text: str) -> str:
-    """Lower case, straight apostrophes, hyphens as spaces, "10th of March" as "10 march"."""
+    """Lower case, straight apostrophes, contractions ("do not" as "don't"), hyphens as spaces,
+    "10th of March" as "10 march"."""
     text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    for said, short in CONTRACTED.items():
+        text = re.sub(rf"\b{said}\b", short, text)
     text = re.sub(r"[-\u2010-\u2014]", " ", text)
     text = DAY_OF_MONTH.sub(r"\1 \2", ORDINAL.sub(r"\1", text))
     return " ".join(text.split())

@@ -37,7 +37,7 @@ class Snippet(TypedDict):
     source: Literal["long_term", "conversation"]
     text: str
     score: float
-    date: str  # YYYY-MM-DD when the memory was last stated, "" if unknown
+    date: str  # when the memory was last stated ("YYYY-MM-DD HH:MM"; a day for an exchange), "" if unknown
 
 
 class ExtensionResult(TypedDict):

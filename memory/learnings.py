@@ -279,8 +279,8 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
     facts: list[Fact] = []
     for item in found:
         text = whose(resolve_pronouns(third_person(str(item.get("text") or "").strip())), clauses)
-        if not text or ABOUT_THE_CHAT.search(text):
-            continue
+        if not text or ABOUT_THE_CHAT.search(text) or not FINITE.search(text):
+            continue  # a remark about the chat, or a fragment ("The user's daughter Emi")
         if not grounded(text, f"{said} {dated}"):
             log.info("dropping ungrounded fact %r", text)
             continue
@@ -289,7 +289,7 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
         kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
         facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
     name = introduced_name(said)
-    if name and not any(f.attribute == "name" and f.subject == "user" for f in facts):
+    if name and not any(f.attribute == "name" and name.lower() in f.text.lower() for f in facts):
         facts.append(make_fact(f"The user's name is {name}", "fact", "name", "user", now, rewritten, named))
     for clause in clauses:
         if not ABOUT_USER.search(clause) or ABOUT_THE_CHAT.search(clause) or ASKS.match(clause):
@@ -488,6 +488,8 @@ class Learner:
             similar = await asyncio.to_thread(
                 self.store.search, fact.text, user_id, self.similar_limit, self.similar_threshold
             )
+            if any(normalise(d.fact.text) == normalise(fact.text) for d in decisions):
+                continue  # said twice in one message
             written = {d.fact.text for d in decisions}
             similar = [r for r in similar if r.text not in written]  # one message's facts never replace each other
             decision = await decide(self.model, fact, similar)

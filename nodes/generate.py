@@ -34,7 +34,8 @@ def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
     ]
     sections = []
     snippets = state.get("snippets") or []
-    if memories := [_dated(s["text"], s.get("date", "")) for s in snippets if s["source"] == "long_term"]:
+    remembered = sorted((s for s in snippets if s["source"] == "long_term"), key=lambda s: s.get("date", ""))
+    if memories := [_dated(s["text"], s.get("date", "")) for s in remembered]:  # oldest first: the last is current
         sections.append(
             "What you know about me (the user) from earlier conversations; when two facts disagree, the later "
             "date is current:\n" + "\n".join(memories)

@@ -35,6 +35,8 @@ from tests.fakes import ScriptedChatModel, ScriptedModels
         ("On 2026-03-10", "2026-03-10", True),
         ("A plant-based diet", "plant based", True),
         ("You don\u2019t like cooking", "don't like", True),
+        ("You do not like cooking", "don't like", True),
+        ("You like cooking", "don't like", False),
         ("Your ceramics class began on Oct 30", "oct 3", False),
         ("You work in syntax", "tax", False),
         ("Your pet is a parrot", "parrots", True),
@@ -68,7 +70,7 @@ def test_each_miss_is_placed_where_the_fact_was_lost() -> None:
     assert score(question, "No idea.", [], ["The user likes tea"])["category"] == NOT_LEARNED
 
 
-FACTS = {"My dog Rex chews the sofa cushions, any tips": "The user's dog is called Rex"}
+FACTS = {"The user's dog Rex chews the sofa cushions, any tips": "The user's dog is called Rex"}
 
 
 class Assistant(ScriptedChatModel):
@@ -80,8 +82,9 @@ class Assistant(ScriptedChatModel):
         if "lasting facts" in " ".join(system):
             fact = FACTS.get(messages[-1].text.rstrip("?.!"))
             return json.dumps({"facts": [{"text": fact, "kind": "fact"}] if fact else []})
-        if context := system[1:]:  # what generate adds after the system prompt: memories, exchanges
-            return "From what I remember: " + " ".join(context)
+        context, asked, _ = messages[-1].text.rpartition("My message: ")
+        if asked:  # generate puts memories and exchanges in the user's message, before the question
+            return "From what I remember: " + context
         return "I don't have access to your personal information."
 
 
@@ -119,9 +122,11 @@ async def test_the_harness_counts_memories_and_scores_answers(settings: Settings
     report = await run(settings, path=data, models=models)
 
     found: dict[str, Any] = report["sets"]["t1"]
-    assert found["memories"] == ["The user's dog is called Rex"]
-    assert found["said"][0]["created"] == ["The user's dog is called Rex"] and found["said"][1]["created"] == []
-    assert found["memories_from_pure_questions"] == 0 and found["memories_total"] == 1
+    # the model's fact, and the clause it left out, kept as said
+    learned = ["The user's dog Rex chews the sofa cushions.", "The user's dog is called Rex"]
+    assert found["memories"] == learned
+    assert sorted(found["said"][0]["created"]) == learned and found["said"][1]["created"] == []
+    assert found["memories_from_pure_questions"] == 0 and found["memories_total"] == 2
     assert found["said"][0]["learning_started"]
     assert found["questions"][0]["searched"] and found["questions"][0]["snippets"] >= 1
     rex, lima = found["questions"]

@@ -300,13 +300,22 @@ async def test_a_statement_routed_as_a_recall_question_is_still_learned_but_a_fr
     assert await extract_facts(model, "whats my nephew called again, I told you last week") == []
 
 
+async def test_an_introduction_the_model_also_gave_is_learned_once() -> None:
+    store = FakeStore()
+    model = ScriptedChatModel().enqueue(keyed_reply(("The user's name is Noor", "Noor", "name")))
+    await Learner(store, model).learn("u", "Hi, I'm Noor! Could you help me plan dinners?", now=THURSDAY)
+    assert store.calls == [("add", "The user's name is Noor")]
+
+
 async def test_an_introduction_gives_the_name_even_when_the_model_says_nothing() -> None:
     facts = await extract_facts(ScriptedChatModel().enqueue(keyed_reply()), "Hey, Kwame here. Quick one: any tips?")
     assert [(f.text, f.attribute, f.subject) for f in facts] == [("The user's name is Kwame", "name", "user")]
 
 
-async def test_remarks_about_the_conversation_are_not_facts() -> None:
-    model = ScriptedChatModel().enqueue(keyed_reply(("I told you Vancouver", "user", "other")))
+async def test_remarks_about_the_conversation_and_fragments_are_not_facts() -> None:
+    model = ScriptedChatModel().enqueue(
+        keyed_reply(("I told you Vancouver", "user", "other"), ("The user's island Victoria", "user", "home"))
+    )
     facts = await extract_facts(model, "Wait, I told you Vancouver, but I actually live in Victoria, on the island.")
     assert [(f.text, f.attribute) for f in facts] == [("The user actually lives in Victoria.", "home")]
 

@@ -130,9 +130,8 @@ async def test_a_recorded_replay_sees_the_memories_the_turn_saw_even_after_memor
 ) -> None:
     memory = ScriptedMemory(["The user's cat is called Miso."])
     models = ScriptedModels(by_role={"router": "router"})
-    services = Services(
-        settings=settings, models=models, memory=memory, recorder=Recorder.from_path(settings.database_path)
-    )  # type: ignore[arg-type]
+    recorder = Recorder.from_path(settings.database_path)
+    services = Services(settings=settings, models=models, memory=memory, recorder=recorder)  # type: ignore[arg-type]
     graph = build_graph(services, checkpointer)
     models.model("main").enqueue("Your cat is Miso.")
     await run_turn(graph, "t", "what is my cat called?")

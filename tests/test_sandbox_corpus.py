@@ -1128,10 +1128,43 @@ def test_a_worker_that_breaks_the_protocol_is_stopped_and_answered_for_nobody(co
         result = 'still talking'
         """
     )
-    with pytest.raises(ExtensionFailed, match="the extension worker has been restarted"):
-        corpus.sandbox.raw("thief_breaks_protocol", code)
+    respawns = corpus.sandbox.respawns
+    if "queued" in message:
+        # The forged reply may be read before the real one is written: then it is this call's own
+        # answer (an extension can return any text for itself), and what follows it is caught
+        # before the next request. Either way, it is answered for nobody else.
+        try:
+            assert corpus.sandbox.raw("thief_breaks_protocol", code) == "queued for the next extension"
+        except ExtensionFailed as exc:
+            assert "the extension worker has been restarted" in str(exc)
+    else:
+        with pytest.raises(ExtensionFailed, match="the extension worker has been restarted"):
+            corpus.sandbox.raw("thief_breaks_protocol", code)
     assert corpus.calls == [], "a capability was answered for a worker that broke the protocol"
     assert corpus.sandbox.raw("thief_breaks_protocol", "result = 'fresh'") == "fresh"  # a new worker serves next
+    assert corpus.sandbox.respawns == respawns + 1
+
+
+def test_a_message_written_after_the_answer_is_caught_before_the_next_request(corpus: Corpus) -> None:
+    """protocol: a worker that keeps writing after its answer (slowly, so the answer's own check
+    cannot see it) is replaced before the next request reads anything from it."""
+    code = dedent(
+        """
+        import gc, signal
+        channel = next(o for o in gc.get_objects() if type(o).__name__ == 'Channel')
+        caller = next(f for f in gc.get_objects() if type(f).__name__ == 'function' and f.__name__ == 'call'
+                      and 'current' in f.__code__.co_freevars)
+        rid = caller.__closure__[caller.__code__.co_freevars.index('current')].cell_contents['rid']
+        signal.signal(signal.SIGALRM, lambda *_: channel.send(['ok', rid, 'for whoever asks next']))
+        signal.setitimer(signal.ITIMER_REAL, 0.3)  # fires while the worker waits for its next request
+        result = 'mine'
+        """
+    )
+    respawns = corpus.sandbox.respawns
+    assert corpus.sandbox.raw("thief_writes_late", code) == "mine"
+    time.sleep(0.6)
+    assert corpus.sandbox.raw("thief_writes_late", "result = 'fresh'") == "fresh"
+    assert corpus.sandbox.respawns == respawns + 1
 
 
 def test_a_fifo_in_the_workspace_cannot_stall_the_host(corpus: Corpus) -> None:

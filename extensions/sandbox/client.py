@@ -90,6 +90,8 @@ class Worker:
         self.raw_allowed = raw
         self.facts: dict[str, Any] = {}
         self.respawns = 0
+        self._last_rid = ""
+        """The id of the last request sent: a message carrying it later is one left behind."""
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Channel | None = None
@@ -160,20 +162,28 @@ class Worker:
         log.warning("extension worker %s stopped: %s", self.group, why)
         return ExtensionFailed(f"{name} {why} (the extension worker has been restarted)")
 
-    def _request(self, kind: str, name: str, digest: str, *payload: Any) -> Any:
+    def _request(self, kind: str, name: str, digest: str, *payload: Any, retried: bool = False) -> Any:
         """Send one request; answer the worker's capability calls as `name`; return the result.
 
         Every message from the worker must carry this request's id and have the shape its kind
         says; anything else (a reply queued for a later request, a malformed one, data left on
         the channel after the answer) means the worker is compromised or broken, and it is killed.
         """
+        if self._conn is not None and self._conn.poll(0):
+            # The last answer's check for data after it can lose the race with a worker still
+            # writing; whatever arrived since is caught here, before it can pass for an answer.
+            self._kill()
+            self.respawns += 1
+            log.warning("extension worker %s left messages after its last answer; started a new one", self.group)
         conn = self._conn if self._conn is not None else self._connection()
-        rid = secrets.token_hex(8)
+        previous, rid = self._last_rid, secrets.token_hex(8)
+        self._last_rid = rid
         try:
             conn.send((kind, rid, name, digest, *payload))
         except (OSError, ValueError):
             raise self._broken(name, "could not be reached") from None
         deadline = time.monotonic() + self.limits.wall_seconds
+        served = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not conn.poll(remaining):
@@ -185,9 +195,17 @@ class Worker:
             except (EOFError, OSError, ValueError):
                 raise self._broken(name, "crashed the extension worker") from None
             status = shape_of(reply, rid)
+            stale = isinstance(reply, list) and len(reply) > 1 and reply[1] == previous
+            if status is None and stale and not (served or retried):
+                # Nothing was done for this request yet: this is what the last one left behind (a
+                # worker that kept writing after its answer). The worker is replaced and this
+                # request, which did nothing wrong, is sent once more to the new one.
+                self._broken(name, "left a message after its last answer")
+                return self._request(kind, name, digest, *payload, retried=True)
             if status is None:
                 raise self._broken(name, "broke the worker's protocol")
             if status == "cap":
+                served += 1
                 try:
                     conn.send(self._capability(name, reply, rid))
                 except (OSError, ValueError):
