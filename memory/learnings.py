@@ -1,93 +1,34 @@
-"""Learn from a turn: extract facts about the user, then ADD / UPDATE / DELETE / NONE them.
+"""Learn from a turn: the facts a message states (`memory/extraction.py`), then ADD / UPDATE /
+DELETE / NONE them against what is remembered.
 
-Only the parts of a message that state something are read (a fact inside a question counts; a
-question alone never makes a memory). Small local models break free-form JSON, so extraction
-uses JSON-schema constrained output (llama.cpp grammar, Ollama `format`). Each fact carries
-its subject and attribute, and relative dates ("next week") are made absolute against when it
-was said. Facts not grounded in the user's own words are dropped. mem0 >= 2 only adds, so the
-decision against similar existing memories is made here, and an UPDATE keeps the old text in
-mem0's history.
+mem0 >= 2 only adds, so the decision against similar existing memories is made here, and an
+UPDATE keeps the old text in mem0's history. Memories with a subject and attribute are decided
+without the model; older ones go to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage
 
-from memory.dates import Period, absolute, periods
+from memory.extraction import Fact, content_words, extract_facts, grounded, stem, worded_attribute, worth_learning
 from memory.store import MemoryRecord
-from memory.wording import (
-    IRREGULAR_PAST,
-    MODALS,
-    RELATIVES,
-    introduced_name,
-    name_introductions,
-    resolve_pronouns,
-    third_person,
-)
+from memory.wording import RELATIVES
 
 log = logging.getLogger(__name__)
 
 Action = Literal["ADD", "UPDATE", "DELETE", "NONE"]
-KINDS = ("fact", "preference", "event", "relationship")
-
-STOPWORDS = frozenset(
-    "the a an and or but of to in on at for with from by is are was were be been am has have had do does did "
-    "that this these those it its as into about than then so very just also user user's users their they them "
-    "he she his her him who whom which what when where why how not no yes can will would should could".split()
-)
-
-ATTRIBUTES = (
-    "name", "home", "job", "workplace", "school", "age", "birthday", "partner", "diet", "language",
-    "family", "pet", "health", "hobby", "likes", "dislikes", "plan", "event", "trip", "possession", "mood", "other",
-)  # fmt: skip
-ATTRIBUTE_PATTERNS = (
-    ("home", re.compile(r"\b(lives?|living|moved|moving|relocated) (in|to)\b|\bhome(town)? is\b", re.I)),
-    ("workplace", re.compile(r"\bworks? (at|for)\b|\bemployed (at|by)\b", re.I)),
-    ("job", re.compile(r"\bworks? as\b|\b(job|profession|occupation) is\b", re.I)),
-    ("name", re.compile(r"\bname is\b|\b(is|are) called\b|\bgoes by\b", re.I)),
-    ("age", re.compile(r"\b\d+ years? old\b|\bage is\b", re.I)),
-    ("birthday", re.compile(r"\bbirthday\b|\bborn on\b", re.I)),
-    ("diet", re.compile(r"\b(vegetarian|vegan|pescatarian|gluten-free|diet)\b", re.I)),
-)  # fmt: skip
-"""How a fact's wording shows its attribute; the small model's own choice is less reliable for these."""
-
-DATED = frozenset({"event", "plan", "trip"})
-"""Attributes whose facts happen at a time."""
 
 SINGLE_VALUED = frozenset({"name", "home", "job", "workplace", "school", "age", "birthday", "partner", "diet"})
 """Attributes a subject has one value of at a time: a new value replaces the old one (kept in history)."""
-
-FACTS_SCHEMA: dict[str, Any] = {
-    "title": "Learnings",
-    "type": "object",
-    "properties": {
-        "facts": {
-            "type": "array",
-            "maxItems": 5,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "subject": {"type": "string", "maxLength": 60},
-                    "attribute": {"type": "string", "enum": list(ATTRIBUTES)},
-                    "text": {"type": "string", "maxLength": 200},
-                    "kind": {"type": "string", "enum": list(KINDS)},
-                },
-                "required": ["subject", "attribute", "text", "kind"],
-            },
-        }
-    },
-    "required": ["facts"],
-}
 
 DECISION_SCHEMA: dict[str, Any] = {
     "title": "Decision",
@@ -100,19 +41,6 @@ DECISION_SCHEMA: dict[str, Any] = {
     "required": ["action", "target", "text"],
 }
 
-EXTRACT_PROMPT = (
-    "You pick out lasting facts from what the user says, for a personal assistant's memory: facts about "
-    "the user, their preferences, events in their life (with dates when given; today is {today}), and "
-    "the people, pets and things in their life. Write each fact as one short third-person sentence that "
-    "names who it is about, for example 'The user's name is Sam', 'The user's sister Lena lives in Porto', "
-    "'The user prefers tea', 'Lena moved to Lyon'. Say 'The user' only for the user themselves. "
-    "subject: who the fact is about ('user', or the person's relation and name, such as 'sister Lena'). "
-    "attribute: what about them the fact gives. An introduction such as 'I'm Sam' gives the user's name. "
-    "A correction such as 'I live in Berlin now, not Paris' gives only the new value: 'The user lives in "
-    "Berlin'. Keep separate facts separate: an event and a feeling about it are two facts. "
-    "Return an empty list when nothing is stated."
-)
-
 DECIDE_PROMPT = (
     'A personal assistant\'s memory holds these facts:\n{existing}\nA new fact arrived: "{fact}"\n'
     "Choose one action. UPDATE: the new fact changes or corrects one existing fact; give its number and "
@@ -120,16 +48,6 @@ DECIDE_PROMPT = (
     "lives in Lyon'). DELETE: the new fact says an existing fact is no longer true and gives nothing in its "
     "place; give its number. NONE: the new fact is already known. ADD: the new fact is about something else."
 )
-
-
-@dataclass(frozen=True)
-class Fact:
-    text: str
-    kind: str = "fact"
-    subject: str = "user"
-    attribute: str = "other"
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
-    """Stored with the memory: subject, attribute and, for a dated fact, the period it names."""
 
 
 @dataclass(frozen=True)
@@ -160,224 +78,8 @@ class ExchangeWriter(Protocol):
     def add(self, user_id: str, thread_id: str, user_text: str, answer: str, ts: float | None = None) -> str: ...
 
 
-ABOUT_USER = re.compile(r"\bthe user\b", re.IGNORECASE)
-ABOUT_THE_CHAT = re.compile(r"\b(told|tell|telling|asked|mentioned|said to|asking) (you|sena)\b", re.IGNORECASE)
-"""A statement about the conversation itself ("I told you Vancouver"), not about the user's life."""
-SAID_CLAUSE = re.compile(r"\s*(?:[,;:]|\s-\s|\b(?:and|but|so|because|since|though|although|while)\b)\s*", re.I)
-"""Where a statement kept as said is cut, so each clause is checked (and kept) on its own."""
-VERBS = "|".join(sorted(MODALS | IRREGULAR_PAST | {"is", "are", "am", "was", "were", "has", "have", "does", "do"}))
-FINITE = re.compile(rf"\b(?:{VERBS}|\w+n't|\w{{2,}}s|\w{{2,}}ed)\b", re.IGNORECASE)
-"""Something like a verb: a clause kept as said must state something ("The user's sister's name
-again" does not)."""
-FILLER = re.compile(
-    r"^(?:\W*\b(?:honestly|actually|wait|so|well|ok|okay|oh|also|anyway|btw|correction|hey|hi|hello|yeah|yes|no|lol)\b)+\W*",
-    re.IGNORECASE,
-)
-SELF = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself)\b", re.IGNORECASE)
-ASKS = re.compile(
-    r"^\W*(what|what's|whats|which|who|who's|whos|whom|whose|where|where's|wheres|when|why|how|how's|hows|is|are|am|was|were|do|does|did|can|could|would|will|"
-    r"should|shall|have|has|had|may|might|any|anything|name|list|tell|give|recommend|suggest|explain|please|"
-    r"write|draft|compose|make|create|help|find|search|look|show|open|launch|start|play|translate|summari[sz]e|"
-    r"remind|check|fix|convert|calculate|plan|book|send|read|delete|remove|save|add|set|let's|lets)\b",
-    re.IGNORECASE,
-)
-CLAUSE = re.compile(r"[,;:\u2013\u2014]|\s-\s|\b(?:so|but|and)\b(?=\s+(?:what|which|how|can|could|any|do|should)\b)")
-
-
-def statement_parts(user_text: str) -> list[str]:
-    """The parts of a message that may state something about the user.
-
-    A message is cut into sentences, and questions into clauses ("Since I'm learning Portuguese,
-    | which apps help?"). A part is kept when it is not itself a question or an instruction and
-    speaks of the user ("I", "my", "we"), so "Name a famous painter in Spain?" gives nothing and
-    "I'm learning Portuguese for May. Which apps help?" gives its first sentence.
-    """
-    kept = []
-    for sentence in re.findall(r"[^.!?\n]+[.!?]*", user_text):
-        asking = sentence.rstrip().endswith("?")
-        for part in CLAUSE.split(sentence) if asking else [sentence]:
-            clause = part.strip()
-            if not clause or clause.endswith("?") or ASKS.match(clause):
-                continue
-            if not asking or SELF.search(clause) or introduced_name(clause):
-                kept.append(clause.rstrip(".!") + ".")
-    return kept
-
-
-def statements(user_text: str) -> str:
-    """The statements of a message as one text; "" for none (see `statement_parts`)."""
-    return " ".join(statement_parts(user_text))
-
-
-def worth_learning(user_text: str, intent: str | None = None) -> bool:
-    """Whether the message may state a fact: a pure question or request, a greeting or a one-word
-    reply does not. The intent is not trusted for this: a statement routed as a recall question
-    ("My dad's surgery is on Tuesday. What should he pack?") still states its fact."""
-    said = statements(user_text)
-    return bool(introduced_name(said)) or len(content_words(said)) >= 2
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in STOPWORDS and len(w) > 2}
-
-
-def stem(word: str) -> str:
-    """A crude stem for grounding: "lives", "lived", "living" and "live" all become "liv"."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word.removesuffix("e")[:5]
-
-
-def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
-    """Keep a fact only if most of its content words, and all of its names and numbers,
-    come from the user's message."""
-    words = content_words(fact)
-    if not words:
-        return False
-    source = content_words(user_text)
-    if introduced_name(user_text):
-        source |= {"name", "named", "called"}  # "I'm Noor" says the user's name is Noor
-    specifics = {w.lower().rstrip(".:/-") for w in re.findall(r"\b(?:[A-Z][\w'-]+|\d[\w.:/-]*)", fact)}
-    said = set(re.findall(r"[a-z0-9']+", user_text.lower())) | source  # "Year 9": short words count here
-    if not all(w.removesuffix("'s") in said or w in said for w in specifics - {"the", "user", "user's"}):
-        return False
-    stems = {stem(w) for w in source}
-    hits = sum(1 for w in words if w in source or stem(w) in stems)
-    return hits / len(words) >= min_overlap
-
-
 def normalise(text: str) -> str:
     return " ".join(sorted(content_words(text)))
-
-
-async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | None = None) -> list[Fact]:
-    """The facts a message states, each a third-person sentence with its subject, attribute and
-    absolute date.
-
-    The model (schema-constrained) reads the message's statements already rewritten in the third
-    person, with pronouns resolved and dates made absolute against `now` (when it was said); its
-    facts are kept when grounded in them. A self-introduction gives the user's name, and a
-    statement about the user that no fact covers is kept in its own (rewritten) words, so what a
-    small model misses, or a failing model never saw, is still remembered.
-    """
-    now = now or datetime.now()
-    parts = statement_parts(user_text)
-    said = " ".join(parts)
-    if not (introduced_name(said) or len(content_words(said)) >= 2):
-        return []
-    rewritten = [absolute(resolve_pronouns(third_person(name_introductions(part))), now)[0] for part in parts]
-    dated = " ".join(rewritten)  # "The user's dad has surgery on 10 March 2026."
-    named = [period for part in parts for period in periods(part, now)]
-    try:
-        found = await ask_for_facts(model, dated, now)
-    except Exception as exc:  # learning still keeps what the user said about themselves
-        log.warning("fact extraction failed, keeping the statements as said: %s", exc)
-        found = []
-    clauses = [FILLER.sub("", c).strip().rstrip(".!") for part in rewritten for c in SAID_CLAUSE.split(part)]
-    facts: list[Fact] = []
-    for item in found:
-        text = whose(resolve_pronouns(third_person(str(item.get("text") or "").strip())), clauses)
-        if not text or ABOUT_THE_CHAT.search(text) or not FINITE.search(text):
-            continue  # a remark about the chat, or a fragment ("The user's daughter Emi")
-        if not grounded(text, f"{said} {dated}"):
-            log.info("dropping ungrounded fact %r", text)
-            continue
-        if any(content_words(text) <= content_words(f.text) for f in facts):
-            continue  # small models repeat a fact in shorter words
-        kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
-        facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
-    name = introduced_name(said)
-    if name and not any(f.attribute == "name" and name.lower() in f.text.lower() for f in facts):
-        facts.append(make_fact(f"The user's name is {name}", "fact", "name", "user", now, rewritten, named))
-    for clause in clauses:
-        if not ABOUT_USER.search(clause) or ABOUT_THE_CHAT.search(clause) or ASKS.match(clause):
-            continue
-        if len(content_words(clause)) >= 2 and FINITE.search(clause) and not covered(clause, facts):
-            text = clause[:1].upper() + clause[1:] + "."
-            facts.append(make_fact(text, "fact", "other", subject_of(text), now, rewritten, named))
-    return facts
-
-
-async def ask_for_facts(model: BaseChatModel, statements_text: str, now: datetime) -> list[dict[str, Any]]:
-    prompt = [
-        SystemMessage(EXTRACT_PROMPT.format(today=f"{now:%A} {now.date().isoformat()}")),
-        HumanMessage(statements_text),
-    ]
-    result: Any = await model.with_structured_output(FACTS_SCHEMA, method="json_schema").ainvoke(
-        prompt, config={"tags": ["nostream"]}
-    )
-    return list(result.get("facts") or [])
-
-
-def make_fact(
-    text: str, kind: str, attribute: str, subject: str, now: datetime, sources: list[str], named: list[Period]
-) -> Fact:
-    """A fact with its attribute (the wording's, else the model's), subject key and period.
-
-    `sources` are the statements it came from, `named` the periods they name. Small models drop
-    an event's date: a dated fact without one gets it back from its statement."""
-    kind = kind if kind in KINDS else "fact"
-    attribute = worded_attribute(text) or (attribute if attribute in ATTRIBUTES else "other")
-    text, period = absolute(text, now)
-    if period is None:  # the date in the statement's absolute words ("on 10 March 2026")
-        period = next((p for p in named if p.words.lower() in text.lower()), None)
-    if period is None and (kind == "event" or attribute in DATED) and sources:
-        source = max(sources, key=lambda part: len(content_words(part) & content_words(text)))
-        given = [p for p in named if p.words.lower() in source.lower()]
-        if given and len(content_words(source) & content_words(text)) >= 2:
-            period = given[0]
-            text = f"{text.rstrip('.')} {period.words}"
-    metadata: dict[str, Any] = {"subject": subject_key(subject), "attribute": attribute}
-    if period is not None:
-        metadata.update(period_start=period.start.isoformat(), period_end=period.end.isoformat())
-    return Fact(text, kind, subject_key(subject), attribute, metadata)
-
-
-def whose(fact: str, clauses: list[str]) -> str:
-    """A fact that lost whom it is about, said again as the clause it came from: the model turns
-    "The user's dog Bruno has started chewing the sofa" into "Bruno has started chewing the sofa",
-    and "the user's brother is pretty down" into "pretty down"."""
-    if not fact or ABOUT_USER.search(fact):
-        return fact
-    words = {stem(w) for w in content_words(fact)}
-    source = max(clauses, key=lambda c: len(words & {stem(w) for w in content_words(c)}), default="")
-    if not (source and ABOUT_USER.search(source) and FINITE.search(source)):
-        return fact
-    if len(words & {stem(w) for w in content_words(source)}) < 0.6 * len(words):
-        return fact
-    return source[:1].upper() + source[1:] + "."
-
-
-def covered(part: str, facts: list[Fact], share: float = 0.5) -> bool:
-    """Whether the facts already say most of what a statement says."""
-    words = content_words(part)
-    if not words:
-        return True
-    said = {stem(w) for f in facts for w in content_words(f.text)}
-    return sum(stem(w) in said for w in words) / len(words) >= share
-
-
-def subject_of(text: str) -> str:
-    """Whom a statement is about: "The user's sister Lena is..." -> "sister Lena", else "user"."""
-    match = re.match(r"(?i:the user's) (\w+)(?:'s)?(?: ([A-Z][\w-]+))?", text)
-    if match is None:
-        return "user"
-    return " ".join(w for w in match.groups() if w)
-
-
-def subject_key(subject: str) -> str:
-    """Who a fact is about, comparable across facts: "The user's sister Lena" -> "sister lena"."""
-    words = [w for w in re.findall(r"[\w'-]+", subject.lower()) if w not in {"the", "user's", "users", "my", "a"}]
-    if not words or words == ["user"] or words == ["i"] or words == ["me"]:
-        return "user"
-    return " ".join(words)
-
-
-def worded_attribute(text: str) -> str | None:
-    """The attribute a fact's wording shows ("lives in" -> home), if any."""
-    return next((name for name, pattern in ATTRIBUTE_PATTERNS if pattern.search(text)), None)
 
 
 def alike(old: str, new: str, attribute: str, subject: str = "user") -> bool:
@@ -485,11 +187,11 @@ class Learner:
         """Extract, decide and apply; return the decisions taken. `now` is when it was said."""
         decisions: list[Decision] = []
         for fact in await extract_facts(self.model, user_text, now):
+            if any(normalise(d.fact.text) == normalise(fact.text) for d in decisions):
+                continue  # said twice in one message
             similar = await asyncio.to_thread(
                 self.store.search, fact.text, user_id, self.similar_limit, self.similar_threshold
             )
-            if any(normalise(d.fact.text) == normalise(fact.text) for d in decisions):
-                continue  # said twice in one message
             written = {d.fact.text for d in decisions}
             similar = [r for r in similar if r.text not in written]  # one message's facts never replace each other
             decision = await decide(self.model, fact, similar)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from memory.learnings import Decision, Fact, Learner, decide, extract_facts, grounded, worth_learning
+from memory.extraction import Fact, extract_facts, grounded, worth_learning
+from memory.learnings import Decision, Learner, decide
 from memory.store import MemoryRecord
 from tests.fakes import ScriptedChatModel
 
