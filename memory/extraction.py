@@ -97,7 +97,11 @@ class Fact:
 
 
 ABOUT_USER = re.compile(r"\bthe user\b", re.IGNORECASE)
-ABOUT_THE_CHAT = re.compile(r"\b(told|tell|telling|asked|mentioned|said to|asking) (you|sena)\b", re.IGNORECASE)
+ABOUT_THE_CHAT = re.compile(
+    r"\b(?:(?:told|tell|telling|asked|mentioned|said to|asking) (?:you|sena)|introduce (?:myself|themselves)"
+    r"|what (?:i|the user) said|beg (?:your|the) pardon)\b",
+    re.IGNORECASE,
+)
 """A statement about the conversation itself ("I told you Vancouver"), not about the user's life."""
 SAID_CLAUSE = re.compile(r"\s*(?:[,;:]|\s-\s|\b(?:and|but|so|because|since|though|although|while)\b)\s*", re.I)
 """Where a statement kept as said is cut, so each clause is checked (and kept) on its own."""
@@ -110,15 +114,27 @@ FILLER = re.compile(
     re.IGNORECASE,
 )
 SELF = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself)\b", re.IGNORECASE)
-ASKS = re.compile(
-    r"^\W*(what|what's|whats|which|who|who's|whos|whom|whose|where|where's|wheres|when|why|how|how's|hows|"
-    r"is|are|am|was|were|do|does|did|can|could|would|will|should|shall|have|has|had|may|might|any|anything|"
-    r"name|list|tell|give|recommend|suggest|explain|please|"
+ASK_WORDS = (
+    r"what|what's|whats|wat|wats|wot|which|who|who's|whos|whom|whose|where|where's|wheres|when|why|how|how's|hows|"
+    r"is|are|am|was|were|do|does|did|can|could|would|will|should|shall|shud|cud|wud|have|has|had|may|might|any|"
+    r"anything|name(?!')|list|tell|give|gimme|lemme|recommend|suggest|explain|please|pls|plz|"
     r"write|draft|compose|make|create|help|find|search|look|show|open|launch|start|play|translate|summari[sz]e|"
-    r"remind|check|fix|convert|calculate|plan|book|send|read|delete|remove|save|add|set|let's|lets)\b",
-    re.IGNORECASE,
+    r"remind|check|fix|convert|calculate|plan|book|send|read|delete|remove|save|add|set|let's|lets"
 )
-CLAUSE = re.compile(r"[,;:\u2013\u2014]|\s-\s|\b(?:so|but|and)\b(?=\s+(?:what|which|how|can|could|any|do|should)\b)")
+"""Words that open a question or an instruction ("name" but not "Name's Dana")."""
+ASKS = re.compile(rf"^\W*(?:{ASK_WORDS})\b", re.IGNORECASE)
+OPENERS = (
+    r"what|what's|whats|wat|wats|which|where|when|why|how|any|anything|please|pls|plz|recommend|suggest|tips|ideas|"
+    r"help|(?:can|could|would|will|do|should|shall|is|are) (?:you|u|i|we|there)"
+)
+"""How a question starts after a comma; not "who" or "has", which more often go on a statement
+("my dad, who is 70, has ...")."""
+CLAUSE = re.compile(
+    rf"[;:\u2013\u2014]|\s-\s|(?:,|\b(?:so|but|and)\b)(?=\s*(?:(?:so|but|and)\s+)?(?:{OPENERS})\b)", re.IGNORECASE
+)
+"""Where a question's statement ends: at a semicolon, colon or dash, or at a comma or "so" before
+the question's opening word ("Since I'm learning Portuguese, | which podcasts help?"). Other
+commas stay: "Our cat, Marmaduke, has stopped eating; | what might be wrong?"."""
 
 
 def statement_parts(user_text: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from memory.extraction import Fact, extract_facts, grounded, worth_learning
+from memory.extraction import Fact, extract_facts, grounded, statements, worth_learning
 from memory.learnings import Decision, Learner, decide
 from memory.store import MemoryRecord
 from tests.fakes import ScriptedChatModel
@@ -151,6 +151,7 @@ async def test_a_date_the_model_dropped_is_given_back_from_the_sentence_it_came_
         "Which language am I trying to pick up?",
         "write me a poem about cats",
         "thanks!",
+        "wat shud i pack for a festival",
     ],
 )
 async def test_a_pure_question_or_request_learns_nothing(text: str) -> None:
@@ -251,6 +252,22 @@ async def test_a_statement_the_model_missed_is_kept_in_the_users_words_about_the
         ("The user's sister is over the moon", "sister"),
         ("The user's sister just got into medical school.", "sister"),  # the clause the model left out
     ]
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        (
+            "Our elderly cat, Marmaduke, has stopped eating his dry food; what might be wrong?",
+            "Our elderly cat, Marmaduke, has stopped eating his dry food.",  # the commas inside the fact stay
+        ),
+        ("I teach maths to Year 9, so do you have a fun way to explain negatives?", "I teach maths to Year 9."),
+        ("My dad, who is 70, has surgery Tuesday, what should he pack?", "My dad, who is 70, has surgery Tuesday."),
+        ("Name's Dana. Need a two-line bio.", "Name's Dana. Need a two-line bio."),  # "name" opens no request here
+    ],
+)
+def test_a_question_keeps_its_statement_whole(said: str, kept: str) -> None:
+    assert statements(said) == kept
 
 
 async def test_a_fact_that_lost_whom_it_is_about_is_said_as_the_user_said_it() -> None:
