@@ -166,7 +166,11 @@ def worth_learning(user_text: str, intent: str | None = None) -> bool:
     """Whether the message may state a fact: a pure question or request, a greeting or a one-word
     reply does not. The intent is not trusted for this: a statement routed as a recall question
     ("My dad's surgery is on Tuesday. What should he pack?") still states its fact."""
-    said = statements(user_text)
+    return states_something(statements(user_text))
+
+
+def states_something(said: str) -> bool:
+    """Whether statements are enough to learn from: an introduction, or two content words."""
     return bool(introduced_name(said)) or len(content_words(said)) >= 2
 
 
@@ -214,7 +218,7 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
     now = now or datetime.now()
     parts = statement_parts(user_text)
     said = " ".join(parts)
-    if not (introduced_name(said) or len(content_words(said)) >= 2):
+    if not states_something(said):
         return []
     rewritten = [absolute(resolve_pronouns(third_person(name_introductions(part))), now)[0] for part in parts]
     dated = " ".join(rewritten)  # "The user's dad has surgery on 10 March 2026."
