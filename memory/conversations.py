@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from config.settings import MemorySettings
 from memory.dates import period_in
 from memory.embedder import DIMENSIONS, MiniLMEmbedder
-from memory.hybrid import Candidate, rank
+from memory.hybrid import Candidate, select
 from memory.lexical import LexicalIndex
 
 if TYPE_CHECKING:
@@ -159,22 +159,18 @@ class ConversationIndex:
         if missing := [i for i, _ in keyword if i not in found]:
             found.update(self._fetch(missing, query))
         candidates = {i: Candidate(i, x.score, None, x.day, x.day, x.ts) for i, x in found.items()}
-        for position, (item, _) in enumerate(keyword):
-            if item in candidates:
-                candidates[item].keyword_rank = position
         when = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
-        order = rank(
+        chosen = select(
             candidates,
             [i for i, x in found.items() if x.score >= threshold],
-            [i for i, _ in keyword if i in candidates],
+            [i for i, _ in keyword],
             period_in(query, when),
+            threshold,
             self.keyword_weight,
             self.recency_weight,
+            limit,
         )
-        chosen = [
-            i for i in order if found[i].score >= threshold or (by_keyword and candidates[i].keyword_rank is not None)
-        ]
-        return [found[i] for i in chosen[:limit]]
+        return [found[i] for i in chosen]
 
     def _fetch(self, ids: list[str], query: str) -> dict[str, Exchange]:
         """Exchanges by id (keyword hits the dense search did not return), with their similarity."""

@@ -70,3 +70,29 @@ def rank(
     for item, score in scores.items():
         candidates[item].fused = score / best
     return sorted(scores, key=lambda item: scores[item], reverse=True)
+
+
+def select(
+    candidates: dict[str, Candidate],
+    dense: list[str],
+    keyword: list[str],
+    period: Period | None,
+    threshold: float,
+    keyword_weight: float,
+    recency_weight: float,
+    limit: int,
+) -> list[str]:
+    """The ids a search returns, best first: `dense` (the ids similar enough, in order) and the
+    `keyword` hits fused by `rank`; a candidate is kept when its similarity reaches `threshold`
+    or, when keywords count at all, it is a keyword hit."""
+    for position, item in enumerate(keyword):
+        if item in candidates:
+            candidates[item].keyword_rank = position
+    order = rank(candidates, dense, [i for i in keyword if i in candidates], period, keyword_weight, recency_weight)
+    by_keyword = keyword_weight > 0
+    kept = [
+        i
+        for i in order
+        if (candidates[i].similarity or 0.0) >= threshold or (by_keyword and candidates[i].keyword_rank is not None)
+    ]
+    return kept[:limit]

@@ -26,7 +26,7 @@ from config.settings import MemorySettings, Settings
 from memory.conversations import ConversationIndex
 from memory.dates import period_in
 from memory.embedder import DIMENSIONS, MiniLMEmbedder
-from memory.hybrid import Candidate, rank
+from memory.hybrid import Candidate, select
 from memory.lexical import LexicalIndex
 
 if TYPE_CHECKING:
@@ -317,25 +317,17 @@ class MemoryStore:
             i: Candidate(i, similarities.get(i), None, *_period_of(h.payload), said=_said(h.payload))
             for i, h in hits.items()
         }
-        for position, (item, _) in enumerate(keyword):
-            if item in candidates:
-                candidates[item].keyword_rank = position
-        order = rank(
+        chosen = select(
             candidates,
             [str(h.id) for h in dense if float(h.score) >= threshold],
-            [i for i, _ in keyword if i in candidates],
+            [i for i, _ in keyword],
             period_in(query, now or datetime.now()),
+            threshold,
             self.settings.keyword_weight,
             self.settings.recency_weight,
+            limit,
         )
-        chosen = [
-            i
-            for i in order
-            if (candidates[i].similarity or 0.0) >= threshold or (by_keyword and candidates[i].keyword_rank is not None)
-        ]
-        return [
-            _record({**_payload_item(hits[i]), "score": round(similarities.get(i, 0.0), 4)}) for i in chosen[:limit]
-        ]
+        return [_record({**_payload_item(hits[i]), "score": round(similarities.get(i, 0.0), 4)}) for i in chosen]
 
     def nearest(self, vector: list[float], user_id: str, limit: int = 5) -> list[Any]:
         """Query the vector store alone, skipping mem0's scoring (for latency measurements)."""
