@@ -105,12 +105,12 @@ def _named_month(today: date, name: str, which: str, year: str | None, past: boo
     return _month(after if ahead <= behind else before, month)
 
 
-def _season(today: date, name: str, which: str) -> Period:
+def _season(today: date, name: str, which: str, given: str | None = None) -> Period:
     first, last = SEASONS[name]
-    year = today.year
-    if which == "last":
+    year = int(given) if given else today.year  # "in autumn 2026" is already absolute
+    if which == "last" and not given:
         year -= 1 if today.month <= last or first > last else 0
-    elif which == "next":
+    elif which == "next" and not given:
         year += 1 if today.month >= first else 0
     start = date(year, first, 1)
     end_year = year + 1 if last < first else year
@@ -163,8 +163,10 @@ RULES: list[Rule] = [
         ),
     ),
     (
-        re.compile(rf"\b(?:(last|this|next) |in the |in |during the |over the |this past )({SEASON_NAMES})\b"),
-        lambda m, t, p: _season(t, m[2], m[1] or ("last" if p else "this")),
+        re.compile(
+            rf"\b(?:(last|this|next) |in the |in |during the |over the |this past )({SEASON_NAMES})\b(?: (\d{{4}}))?"
+        ),
+        lambda m, t, p: _season(t, m[2], m[1] or ("last" if p else "this"), m[3]),
     ),
     (
         re.compile(rf"\b(?:(last|this|next) |{MONTH_PREPOSITIONS})({MONTH_NAMES})\b(?: (\d{{4}}))?"),

@@ -20,7 +20,15 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from memory.dates import Period, absolute, periods
-from memory.wording import IRREGULAR_PAST, MODALS, introduced_name, name_introductions, resolve_pronouns, third_person
+from memory.wording import (
+    IRREGULAR_PAST,
+    MODALS,
+    introduced_name,
+    name_introductions,
+    own_voice,
+    resolve_pronouns,
+    third_person,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +121,14 @@ FILLER = re.compile(
     r"^(?:\W*\b(?:honestly|actually|wait|so|well|ok|okay|oh|also|anyway|btw|correction|hey|hi|hello|yeah|yes|no|lol)\b)+\W*",
     re.IGNORECASE,
 )
-SELF = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself)\b", re.IGNORECASE)
+SELF = re.compile(
+    r"\b(i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself"
+    r"|yo|mi|mis|soy|tengo|je|j'ai|mon|ma|mes|moi|ich|mein|meine|meinen|meinem|meiner|mir|mich|wir|unser|unsere"
+    r"|eu|meu|minha|meus|minhas|mio|mia|miei|sono|mera|meri|mere)\b",
+    re.IGNORECASE,
+)
+"""The user speaking of themselves, in English and in the first person of a few languages people
+mix into it ("Tengo un gatito", "meine Schwester")."""
 ASK_WORDS = (
     r"what|what's|whats|wat|wats|wot|which|who|who's|whos|whom|whose|where|where's|wheres|when|why|how|how's|hows|"
     r"is|are|am|was|were|do|does|did|can|could|would|will|should|shall|shud|cud|wud|have|has|had|may|might|any|"
@@ -137,6 +152,11 @@ the question's opening word ("Since I'm learning Portuguese, | which podcasts he
 commas stay: "Our cat, Marmaduke, has stopped eating; | what might be wrong?"."""
 
 
+EMOJI = re.compile(r"[\u2600-\u27bf\U0001f300-\U0001faff]+")
+SENTENCE = re.compile(r"[^.!?\n\u2600-\u27bf\U0001f300-\U0001faff]+[.!?\u2600-\u27bf\U0001f300-\U0001faff]*")
+"""A sentence; an emoji ends one too ("yo its jayden 😅 wats a good caption")."""
+
+
 def statement_parts(user_text: str) -> list[str]:
     """The parts of a message that may state something about the user.
 
@@ -146,14 +166,14 @@ def statement_parts(user_text: str) -> list[str]:
     "I'm learning Portuguese for May. Which apps help?" gives its first sentence.
     """
     kept = []
-    for sentence in re.findall(r"[^.!?\n]+[.!?]*", user_text):
-        asking = sentence.rstrip().endswith("?")
-        for part in CLAUSE.split(sentence) if asking else [sentence]:
-            clause = part.strip()
+    for sentence in SENTENCE.findall(user_text):
+        clauses = [c.strip() for c in CLAUSE.split(sentence)]
+        asking = sentence.rstrip().endswith("?") or any(ASKS.match(c) for c in clauses)
+        for clause in clauses if asking else [sentence.strip()]:
             if not clause or clause.endswith("?") or ASKS.match(clause):
                 continue
             if not asking or SELF.search(clause) or introduced_name(clause):
-                kept.append(clause.rstrip(".!") + ".")
+                kept.append(EMOJI.sub("", clause).strip().rstrip(".!") + ".")
     return kept
 
 
@@ -220,8 +240,10 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
     said = " ".join(parts)
     if not states_something(said):
         return []
-    rewritten = [absolute(resolve_pronouns(third_person(name_introductions(part))), now)[0] for part in parts]
-    dated = " ".join(rewritten)  # "The user's dad has surgery on 10 March 2026."
+    voiced = [own_voice(part) for part in parts]
+    fragments = [absolute(part, now)[0] for part, said_as in zip(parts, voiced, strict=True) if said_as is None]
+    rewritten = [absolute(resolve_pronouns(third_person(name_introductions(v))), now)[0] for v in voiced if v]
+    dated = " ".join(rewritten + [f'The user wrote: "{fragment}"' for fragment in fragments])
     named = [period for part in parts for period in periods(part, now)]
     try:
         found = await ask_for_facts(model, dated, now)
@@ -241,6 +263,10 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
             continue  # small models repeat a fact in shorter words
         kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
         facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
+    for fragment in fragments:  # "Paramedic." kept in the user's words when the model read a fact in it
+        if any(from_fragment(str(item.get("text") or ""), fragment) for item in found) and not covered(fragment, facts):
+            text = f"The user said: {fragment}"
+            facts.append(make_fact(text, "fact", "other", "user", now, rewritten, named))
     name = introduced_name(said)
     if name and not any(f.attribute == "name" and name.lower() in f.text.lower() for f in facts):
         facts.append(make_fact(f"The user's name is {name}", "fact", "name", "user", now, rewritten, named))
@@ -286,6 +312,12 @@ def make_fact(
     if period is not None:
         metadata.update(period_start=period.start.isoformat(), period_end=period.end.isoformat())
     return Fact(text, kind, subject_key(subject), attribute, metadata)
+
+
+def from_fragment(fact: str, fragment: str) -> bool:
+    """Whether a fact the model read came from a fragment: most of its words are the fragment's."""
+    words = {stem(w) for w in content_words(fact)} - {"user"}
+    return bool(words) and len(words & {stem(w) for w in content_words(fragment)}) >= 0.6 * len(words)
 
 
 def whose(fact: str, clauses: list[str]) -> str:

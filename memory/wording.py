@@ -51,11 +51,25 @@ NOT_NAMES = frozenset(
     "sure so not just really still also".split()
 )
 NAME = r"([A-Z][a-z'-]+(?: [A-Z][a-z'-]+)?)"
+GREETING = r"hi|hey|hello|yo|hiya|heya|sup|hola|ola|olá|oi|bonjour|salut|hallo|moin|servus|ciao|namaste"
+NOT_LOWER_NAMES = frozenset(
+    "me you him her us them it here there back home done ready late early tired bored sick busy stuck lost sad "
+    "happy stressed free awake up fine good great well ok okay sorry new again raining cold hot".split()
+)
 INTRODUCTIONS = (
     re.compile(rf"\b(?i:my name is|my name's|name's|call me|i'm called|i am called)\s+{NAME}"),
-    re.compile(rf"\b(?i:i'm|i am|im|it's|this is)\s+{NAME}"),
-    re.compile(rf"(?:^|[,.!]\s*|\b(?i:hi|hey|hello|yo)\W+){NAME},? (?i:here)\b"),
+    re.compile(rf"\b(?i:i'm|i am|im|it's|its|this is)\s+{NAME}"),
+    re.compile(rf"(?:^|[,.!]\s*|\b(?i:{GREETING})\W+){NAME},? (?i:here)\b"),
+    re.compile(
+        rf"\b(?i:soy|me llamo|mi nombre es|je m'appelle|je suis|ich bin|ich heiße|ich heisse|mein name ist|"
+        rf"eu sou|me chamo|meu nome é|mi chiamo|sono|mera naam|mera naam hai)\s+{NAME}"
+    ),
+    re.compile(
+        rf"^\W*(?i:{GREETING})\W+(?i:it's|its|it is|this is|i'm|im)\s+([a-z][a-z'-]+)(?=\s*(?:$|here\b|[^\w\s']))"
+    ),  # noqa: E501
 )
+"""Self-introductions: English, a few other languages' ("Soy Camila", "ich bin Jonas"), and a
+lowercase name right after a greeting ("yo its jayden 😅"), where a capital is not expected."""
 
 
 def _third_person_verb(verb: str) -> str:
@@ -132,11 +146,60 @@ def resolve_pronouns(text: str) -> str:
     return "".join(out)
 
 
+BASE_VERBS = frozenset(
+    "live work run love hate like prefer study teach play train ride drive cook bake walk swim own have do go "
+    "volunteer coach manage lead write paint sing dance climb cycle hike commute rent share speak read collect "
+    "grow keep use eat drink miss enjoy started finished quit retired moved joined left lost got had went came "
+    "just still also usually always never often".split()
+)
+"""First words of a clause said without its "I" ("Live in Toowong", "Moved to Paddington in
+March"); not "need" or "want", which open requests ("Need a two-line bio")."""
+STATES = frozenset(
+    "nervous anxious excited allergic intolerant vegetarian vegan pescatarian pregnant single married engaged "
+    "divorced widowed retired unemployed tired exhausted worried scared stressed obsessed terrified new "
+    "left-handed diabetic celiac coeliac colorblind deaf".split()
+)
+"""First words of a clause said without its "I'm" ("Nervous about the hills", "Vegetarian")."""
+OWNED = frozenset(
+    f"{FEMALE}|{MALE}|sis|bro|cousin|kids|kid|twins|family|partner|fiance|wife's|husband's|flatmate|roommate|"
+    "dog|cat|puppy|kitten|pup|rabbit|bunny|hamster|parrot|budgie|horse|pony|tortoise|turtle|fish|"
+    "flat|house|apartment|car|bike|job|boss|team|shift|commute|garden".split("|")
+)
+"""First words of a clause said without its "my" ("Brother Luke's wife had twins")."""
+HAS_SUBJECT = re.compile(
+    r"\b(?:i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself|the user|the user's)\b", re.IGNORECASE
+)
+
+
+def own_voice(clause: str) -> str | None:
+    """A clause with its dropped subject put back, for people who write in fragments: "Live in
+    Toowong" -> "I live in Toowong", "Nervous about the hills" -> "I'm nervous about the hills",
+    "Brother Luke's wife had twins" -> "my brother Luke's wife had twins". A clause that has a
+    subject is returned as it is; a bare fragment ("Paramedic", "Twelve-hour shifts") gives None,
+    since its words alone do not say what it states."""
+    if HAS_SUBJECT.search(clause) or _introduction(clause):
+        return clause
+    words = clause.split()
+    first = re.sub(r"\W+$", "", words[0]).lower() if words else ""
+    if first in BASE_VERBS or first in IRREGULAR_PAST or (re.search(r"[^e]ed$", first) and len(words) > 1):
+        return f"I {clause[:1].lower()}{clause[1:]}"
+    if first in STATES:
+        return f"I'm {clause[:1].lower()}{clause[1:]}"
+    if first.removesuffix("'s") in OWNED:
+        return f"my {clause[:1].lower()}{clause[1:]}"
+    if re.match(r"(?i)(?:the|a|an|this|that|these|those|it|it's|its|there|he|she|they|his|her|their)\b", clause):
+        return clause
+    second = words[1].lower() if len(words) > 1 else ""
+    if second in MODALS | IRREGULAR_PAST | {"is", "are", "has", "have", "does"} or re.fullmatch(r"\w+[^e]ed", second):
+        return clause  # "Luke moved to Oslo": someone else is the subject
+    return None
+
+
 def _introduction(text: str) -> tuple[re.Match[str], str] | None:
     for pattern in INTRODUCTIONS:
         for match in pattern.finditer(text):
-            words = match.group(1).split()
-            if words[0].lower() not in NOT_NAMES:
+            words = [w[:1].upper() + w[1:] for w in match.group(1).split()]
+            if words[0].lower() not in NOT_NAMES | NOT_LOWER_NAMES:
                 return match, words[0] if words[-1].lower() in NOT_NAMES else " ".join(words)
     return None
 

@@ -375,3 +375,21 @@ async def test_listeners_hear_every_memory_write() -> None:
             "replaces": "The user's sister Lena lives in Porto",
         }
     ]
+
+
+async def test_terse_fragments_are_learned_in_the_users_words_when_the_model_reads_a_fact_in_them() -> None:
+    model = ScriptedChatModel().enqueue(
+        json.dumps({"facts": [{"subject": "user", "attribute": "job", "text": "Paramedic", "kind": "fact"}]})
+    )
+    facts = await extract_facts(model, "Paramedic. Quick snack ideas. Live in Toowong. Which snacks keep?", THURSDAY)
+    assert [f.text for f in facts] == ["The user said: Paramedic.", "The user lives in Toowong."]
+    sent = model.prompts[0][-1].text
+    assert 'The user wrote: "Paramedic."' in sent and "The user lives in Toowong." in sent
+    # "Quick snack ideas." is a fragment the model read nothing in: it is not a memory
+
+
+async def test_a_question_without_a_question_mark_is_still_cut_off() -> None:
+    said = "my flat in salford has no oven just a microwave, any easy meals u can reccomend"
+    assert statements(said) == "my flat in salford has no oven just a microwave."
+    assert statements("yo its jayden 😅 wats a good caption for a gym selfie pls") == "yo its jayden."
+    assert statements("Tengo un gatito, Churro, he's 6 months old — ¿cómo lo paro?").startswith("Tengo un gatito")

@@ -29,6 +29,7 @@ THURSDAY = datetime(2026, 3, 5, 18, 40)  # Thursday 5 March 2026
         ("I was in Rome last summer", "I was in Rome in summer 2025", "2025-06-01", "2025-08-31"),
         ("her party is ten days from now", "her party is on 15 March 2026", "2026-03-15", "2026-03-15"),
         ("surgery is this coming Tuesday", "surgery is on 10 March 2026", "2026-03-10", "2026-03-10"),
+        ("a trip in autumn 2027", "a trip in autumn 2027", "2027-09-01", "2027-11-30"),  # already absolute
     ],
 )
 def test_relative_dates_become_absolute(said: str, becomes: str, start: str, end: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memory.wording import introduced_name, name_introductions, resolve_pronouns, third_person
+from memory.wording import introduced_name, name_introductions, own_voice, resolve_pronouns, third_person
 
 
 @pytest.mark.parametrize(
@@ -62,6 +62,14 @@ def test_a_pronoun_names_the_relative_just_mentioned(said: str, fact: str) -> No
         ("It's Monday again", None),
         ("I'm learning Portuguese", None),
         ("This is fine", None),
+        ("yo its jayden 😅 wats a good caption", "Jayden"),  # lowercase, right after a greeting
+        ("hey its kenz here lol", "Kenz"),
+        ("hey im tired. any tips", None),
+        ("hi its me again", None),
+        ("so its fine", None),
+        ("Hola! Soy Camila 😊 can you help", "Camila"),
+        ("hallo, ich bin Jonas und brauche Hilfe", "Jonas"),
+        ("ich bin müde", None),
     ],
 )
 def test_an_introduction_gives_a_name(said: str, name: str | None) -> None:
@@ -71,3 +79,24 @@ def test_an_introduction_gives_a_name(said: str, name: str | None) -> None:
 def test_an_introduction_reads_as_the_fact_it_gives() -> None:
     assert name_introductions("Hey, Kwame here.") == "Hey, the user's name is Kwame."
     assert third_person(name_introductions("I'm Sam and I bake.")) == "The user's name is Sam and the user bakes."
+
+
+@pytest.mark.parametrize(
+    ("said", "fact"),
+    [
+        ("Live in Toowong, Brisbane.", "The user lives in Toowong, Brisbane."),
+        ("Moved to Paddington in March.", "The user moved to Paddington in March."),
+        ("Run at 5am every day before shift.", "The user runs at 5am every day before shift."),
+        ("Nervous about the hills.", "The user is nervous about the hills."),
+        ("Vegetarian.", "The user is vegetarian."),
+        ("Brother Luke's wife had twins yesterday.", "The user's brother Luke's wife had twins yesterday."),
+        ("Luke moved to Oslo.", "Luke moved to Oslo."),  # someone else is the subject
+        ("The trade fair is in Porto now.", "The trade fair is in Porto now."),
+        ("I live in Leeds.", "The user lives in Leeds."),
+        ("Paramedic.", None),  # a bare fragment: its words alone do not say what it states
+        ("Need a two-line bio for a climbing gym profile.", None),  # a request, not "the user needs"
+    ],
+)
+def test_a_dropped_subject_is_put_back(said: str, fact: str | None) -> None:
+    voiced = own_voice(said)
+    assert (third_person(voiced) if voiced else None) == fact
