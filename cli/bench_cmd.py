@@ -213,6 +213,20 @@ def passing(
     publish(settings, suite, asyncio.run(run(settings, sets=sets or None, path=path, max_tokens=max_tokens)), save)
 
 
+@app.command("generate")
+def generate(
+    limit: Annotated[int, typer.Option(help="Requests to run, from the first (0 = all).")] = 0,
+    attempts: Annotated[int, typer.Option(help="Tries per request, with the errors fed back.")] = 3,
+    save: Save = True,
+) -> None:
+    """AI-generated extensions on 40 held-out one-line requests: success, correctness, time, failure reasons."""
+    from bench.generate import run
+
+    settings = load_or_exit()
+    setup_logging(settings)
+    publish(settings, "generate", asyncio.run(run(settings, limit=limit or None, attempts=attempts)), save)
+
+
 @app.command("recall")
 def recall(save: Save = True) -> None:
     """Memory recall on held-out multi-session conversations (193 questions by type), beside BM25."""

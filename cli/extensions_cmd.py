@@ -135,12 +135,14 @@ def generate(
 ) -> None:
     """Have the code model write an extension, test it in the sandbox, and register it."""
     from extensions.generate import generate_extension
+    from memory.embedder import MiniLMEmbedder
     from providers.registry import ModelRegistry
 
     with opened() as host:
         models = ModelRegistry(host.settings.llm, host.settings.models_dir)
+        model = models.get(models.choose("code"))
         try:
-            result = asyncio.run(generate_extension(description, models.get(models.choose("code")), host, attempts))
+            result = asyncio.run(generate_extension(description, model, host, attempts, MiniLMEmbedder().embed_array))
         finally:
             models.close()
     colour = "green" if result.status == "success" else "red"
@@ -149,6 +151,8 @@ def generate(
         console().print(f"{result.name}: {result.path}")
     for output in result.outputs:
         console().print(f"  sample output: {output[:200]}")
+    for repair in result.repairs:
+        console().print(f"  [dim]repaired: {repair}[/dim]")
     for error in result.errors:
         console().print(f"  [yellow]{error}[/yellow]")
     if result.status != "success":

@@ -1,8 +1,18 @@
-"""Write an extension with the `code` model: template -> validate -> sandbox test -> save -> register.
+"""Write an extension with the `code` model: plan -> function -> repair -> render -> validate -> test.
 
-Generated code is untrusted code. It passes the same validator and runs in the same sandbox
-as any other extension, first against sample inputs the model proposes; failures are fed
-back for up to `attempts` tries. Nothing is saved unless it validated and every sample ran.
+1. The model plans the tool as JSON constrained by a schema (name, description, typed parameters
+   with example values), so the fixed shape cannot be broken.
+2. It writes one function, `run(<parameters>) -> str`, after two or three worked examples like
+   the request (`extensions/examples.py`), told which modules it may import.
+3. Mechanical mistakes are repaired, and said (`extensions/template.py`); Sena renders the module
+   (`VERSION`, `METADATA`, `execute`) around the function.
+4. The module passes the same validator and runs in the same sandbox as any other extension, with
+   no grants, on samples that mean something: the plan's example values, values made for each
+   parameter's type, and the user's own example when the request gives one ("2 cups -> 473 ml").
+   It fails when it raises, returns nothing, returns its input unchanged for every sample, or
+   misses the user's expected result.
+5. A failure is retried with one short error and the failing line, up to `attempts` tries.
+Nothing is saved unless every check passed.
 """
 
 from __future__ import annotations
@@ -17,49 +27,62 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from extensions.examples import Embed, Example, closest
 from extensions.host import SandboxHost
 from extensions.sandbox import ExtensionFailed
 from extensions.spec import SpecError, read_spec
+from extensions.template import (
+    PYTHON_TYPES,
+    TYPES,
+    Param,
+    Plan,
+    function_code,
+    infer_type,
+    render,
+    repair,
+    snake,
+)
 from extensions.validator import validate
 
 log = logging.getLogger(__name__)
 
 Status = Literal["success", "validation_failed", "test_failed"]
 
-TEMPLATE = '''"""Repeat the user's message in capital letters."""
-
-import re
-
-VERSION = "1.0.0"
-METADATA = {
-    "name": "shout",
-    "description": "repeat the user's message in capital letters",
-    "author": "Sena (generated)",
-    "parameters": {},
-    "requires": [],
-    "permissions": [],
-}
-
-
-def execute(user_input, context, **kwargs):
-    text = re.sub(r"\\s+", " ", user_input).strip()
-    return text.upper() + "!"
-'''
-
-SYSTEM = (
-    "You write Sena extensions: one small Python module in exactly this shape:\n\n{template}\n"
-    "Rules: keep VERSION and METADATA as plain literals; METADATA['name'] is a short snake_case name; "
-    "execute(user_input, context, **kwargs) must work from user_input alone and return a string; "
-    "import only from: {imports}; no names starting with an underscore, no open/eval/exec/getattr/type; "
-    "no code at module level except imports, assignments and function definitions. "
-    "Reply with the complete module in one ```python block and nothing else."
-)
-SAMPLES_SCHEMA: dict[str, Any] = {
-    "title": "Samples",
+PLAN_SCHEMA: dict[str, Any] = {
+    "title": "Tool",
     "type": "object",
-    "properties": {"samples": {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 3}},
-    "required": ["samples"],
+    "properties": {
+        "name": {"type": "string", "maxLength": 40},
+        "description": {"type": "string", "maxLength": 140},
+        "parameters": {
+            "type": "array",
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 30},
+                    "type": {"type": "string", "enum": list(TYPES)},
+                    "description": {"type": "string", "maxLength": 100},
+                    "examples": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": 2},
+                },
+                "required": ["name", "type", "description", "examples"],
+            },
+        },
+    },
+    "required": ["name", "description", "parameters"],
 }
+PLAN_PROMPT = (
+    "You design a small tool from a user's request. Give it a snake_case name, a one-line description "
+    "of what it returns, and the parameters it needs: each with a snake_case name, a type (string, "
+    "integer, number or boolean), a one-line description and two realistic example values written as "
+    "text. Use as few parameters as the request needs: a text to work on is one string parameter; "
+    "numbers the user gives are number parameters.\n\nFor example:\n{examples}"
+)
+CODE_PROMPT = (
+    "You write one Python function for a tool. Import only these modules: {imports}. Nothing else is "
+    "available: no files, no network, no time module, no print, no names starting with an underscore. "
+    "The function returns a short, readable string. Reply with the function in one ```python block."
+)
 
 
 @dataclass
@@ -70,60 +93,195 @@ class Generation:
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    code: str | None = None
+    """The rendered module of the last attempt (saved only on success)."""
+    repairs: list[str] = field(default_factory=list)
+    """What Sena fixed in the model's code by itself, attempt by attempt."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    user_input: str
+    arguments: dict[str, Any]
+    expect: str | None = None
+    """The result the user gave in their request, for their example input."""
 
 
 def code_block(reply: str) -> str:
     """Take the Python out of the model's reply (a fenced block, or the whole reply)."""
-    match = re.search(r"```(?:python)?\s*\n(.*?)```", reply, re.DOTALL)
-    return (match.group(1) if match else reply).strip() + "\n"
+    return function_code(reply)
 
 
-async def sample_inputs(model: BaseChatModel, description: str) -> list[str]:
-    prompt = [
-        SystemMessage("Write 3 short, realistic messages a user might send to a tool that does the following."),
-        HumanMessage(description),
-    ]
-    try:
-        found: Any = await model.with_structured_output(SAMPLES_SCHEMA, method="json_schema").ainvoke(prompt)
-        samples = [s for s in found.get("samples", []) if isinstance(s, str) and s.strip()]
-    except Exception as exc:  # samples are a test aid; fall back to the description itself
-        log.warning("could not get sample inputs: %s", exc)
-        samples = []
-    return samples[:3] or [description]
+EXAMPLE_IN_REQUEST = re.compile(
+    r"(?:e\.?g\.?|for example|for instance|like|such as)\s*:?\s*['\"]?(?P<given>[^'\"]+?)['\"]?\s*"
+    r"(?:->|=>|→|gives|becomes|should (?:give|be|return)|returns|=)\s*['\"]?(?P<expect>[^'\"]+?)['\"]?\s*(?:[,;)]|$)",
+    re.IGNORECASE,
+)
+
+
+def user_example(request: str) -> tuple[str, str] | None:
+    """The input and expected result the request itself gives ("e.g. 2 cups -> 473 ml"), if any."""
+    match = EXAMPLE_IN_REQUEST.search(request)
+    if match is None:
+        return None
+    return match["given"].strip(), re.sub(r"\s*\(.*$", "", match["expect"]).strip()
+
+
+def coerce(value: Any, kind: str) -> Any:
+    text = str(value).strip()
+    if kind in ("number", "integer"):
+        found = re.search(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
+        number = float(found.group()) if found else 7.0
+        return int(number) if kind == "integer" else number
+    if kind == "boolean":
+        return text.lower() in ("true", "yes", "y", "1", "on")
+    return text
+
+
+def samples(plan: Plan, given: tuple[str, str] | None) -> list[Sample]:
+    """Inputs that test the tool: the plan's two example values per parameter, values made for
+    each parameter's type (other numbers, the other boolean), and the user's own example."""
+    found: list[Sample] = []
+    for index in (0, 1):
+        arguments = {
+            p.name: coerce(p.examples[index % len(p.examples)] if p.examples else "", p.type) for p in plan.parameters
+        }
+        found.append(Sample(" ".join(str(v) for v in arguments.values()), arguments))
+    typed = {p.name: _variant(found[0].arguments[p.name], p) for p in plan.parameters}
+    if plan.parameters and typed != found[0].arguments:
+        found.append(Sample(" ".join(str(v) for v in typed.values()), typed))
+    if given is not None:
+        text, expect = given
+        numbers = re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
+        arguments = {}
+        for p in plan.parameters:
+            if p.type in ("number", "integer") and numbers:
+                arguments[p.name] = coerce(numbers.pop(0), p.type)
+            else:
+                arguments[p.name] = coerce(text, p.type) if p.type != "boolean" else True
+        found.append(Sample(text, arguments, expect))
+    unique: dict[str, Sample] = {}
+    for sample in sorted(found, key=lambda s: s.expect is None):  # the user's example first, with its check
+        unique.setdefault(repr(sorted(sample.arguments.items())), sample)
+    return list(unique.values())
+
+
+def _variant(value: Any, param: Param) -> Any:
+    if param.type == "boolean":
+        return not value
+    if param.type == "integer":
+        return int(value) * 2 + 3
+    if param.type == "number":
+        return round(float(value) * 1.5 + 2.25, 2)
+    return value
+
+
+def matches(output: str, expect: str) -> bool:
+    """Whether an output gives the user's expected result: its text, or each of its numbers
+    (to the precision the user wrote: "473 ml" matches "473.18 mL")."""
+    out = output.lower().replace(",", "")
+    if expect.lower() in out:
+        return True
+    wanted = re.findall(r"-?\d+(?:\.\d+)?", expect.replace(",", ""))
+    got = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", out)]
+    if not wanted:
+        return False
+    for number in wanted:
+        places = len(number.split(".")[1]) if "." in number else 0
+        if not any(abs(g - float(number)) < 0.51 * 10**-places + 1e-9 for g in got):
+            return False
+    return True
+
+
+async def plan_tool(model: BaseChatModel, request: str, shown: list[Example]) -> Plan:
+    examples = "\n".join(
+        f"- {e.request!r}: parameters " + ", ".join(f"{n} ({t}): {d}" for n, t, d in e.parameters) for e in shown
+    )
+    prompt = [SystemMessage(PLAN_PROMPT.format(examples=examples)), HumanMessage(f"Request: {request}")]
+    reply: Any = await model.with_structured_output(PLAN_SCHEMA, method="json_schema").ainvoke(prompt)
+    params: list[Param] = []
+    for item in reply.get("parameters") or []:
+        name = snake(str(item.get("name") or ""), "value")
+        if name in {p.name for p in params}:
+            continue
+        description = str(item.get("description") or name.replace("_", " "))
+        kind = item.get("type") if item.get("type") in TYPES else infer_type(None, None, description, name)
+        values = tuple(str(e) for e in item.get("examples") or [] if str(e).strip())
+        params.append(Param(name, kind, description, values))
+    name = snake(str(reply.get("name") or ""), "tool")
+    return Plan(name, str(reply.get("description") or request).strip() or request, tuple(params))
+
+
+def code_prompt(request: str, plan: Plan, shown: list[Example], imports: str) -> list[BaseMessage]:
+    messages: list[BaseMessage] = [SystemMessage(CODE_PROMPT.format(imports=imports))]
+    for example in shown:
+        signature = ", ".join(f"{n}: {PYTHON_TYPES[t]}" for n, t, _ in example.parameters)
+        messages += [
+            HumanMessage(f"Request: {example.request}\nWrite `def run({signature}) -> str:`"),
+            AIMessage(f"```python\n{example.code}```"),
+        ]
+    messages.append(HumanMessage(f"Request: {request}\nWrite `def run({plan.signature()}) -> str:`"))
+    return messages
 
 
 async def generate_extension(
-    description: str, model: BaseChatModel, host: SandboxHost, attempts: int = 3
+    description: str, model: BaseChatModel, host: SandboxHost, attempts: int = 3, embed: Embed | None = None
 ) -> Generation:
     """Generate, check and register an extension for `description`; say how it went and why."""
     folder = host.settings.generated_extensions_dir
-    imports = ", ".join(host.config.allowed_imports)
-    messages: list[BaseMessage] = [
-        SystemMessage(SYSTEM.format(template=TEMPLATE, imports=imports)),
-        HumanMessage(f"Write an extension that does this: {description}"),
-    ]
-    samples = await sample_inputs(model, description)
+    allowed = list(host.config.allowed_imports)
+    shown = closest(description, embed)
     result = Generation(status="validation_failed")
+    try:
+        plan = await plan_tool(model, description, shown)
+    except Exception as exc:  # the plan has a schema; a model that cannot follow it still gets a default
+        log.warning("could not plan the tool: %s", exc)
+        plan = Plan(
+            snake(description, "tool")[:30], description, (Param("text", "string", "the text", (description,)),)
+        )
+    given = user_example(description)
+    messages = code_prompt(description, plan, shown, ", ".join(allowed))
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
         reply = (await model.ainvoke(messages)).text
-        source = code_block(reply)
-        problems, name = check(source, folder, host)
-        if problems or name is None:
-            result.status, feedback = "validation_failed", "It does not validate:\n- " + "\n- ".join(problems)
+        written = repair(function_code(reply), plan, allowed)
+        result.repairs += [f"attempt {attempt}: {r}" for r in written.repairs]
+        source = render(written)
+        result.code = source
+        problems = written.problems or check(source, folder, host)[0]
+        if problems:
+            result.status, feedback = "validation_failed", problems[0]
         else:
-            outputs, failures = await trial(host, name, source, samples)
+            outputs, failures = await trial(host, written.plan.name, source, samples(written.plan, given))
+            result.outputs = outputs
             if not failures:
-                path = folder / f"{name}.py"
+                path = folder / f"{written.plan.name}.py"
                 folder.mkdir(parents=True, exist_ok=True)
                 path.write_text(source, encoding="utf-8")
                 loaded = await asyncio.to_thread(host.reload_file, path, True)
-                log.info("generated extension %s: %s", name, loaded)
-                return Generation("success", name, path, attempt, result.errors, outputs)
-            result.status, feedback = "test_failed", "It failed when run:\n- " + "\n- ".join(failures)
+                log.info("generated extension %s after %d attempt(s): %s", written.plan.name, attempt, loaded)
+                result.status, result.name, result.path = "success", written.plan.name, path
+                return result
+            result.status, feedback = "test_failed", failures[0]
         result.errors.append(f"attempt {attempt}: {feedback}")
-        messages += [AIMessage(reply), HumanMessage(f"{feedback}\nFix it and reply with the whole module again.")]
+        log.info("generation attempt %d failed: %s", attempt, feedback)
+        plan = written.plan
+        fix = f"{feedback}{failing_line(feedback, source)}\nWrite the corrected `def run({plan.signature()}) -> str:`."
+        messages = [
+            *code_prompt(description, plan, shown, ", ".join(allowed)),
+            AIMessage(f"```python\n{written.code}```"),
+            HumanMessage(fix),
+        ]
     return result
+
+
+def failing_line(feedback: str, source: str) -> str:
+    """The line an error names, quoted, so the fix can aim at it."""
+    match = re.search(r"\bline (\d+)\b", feedback)
+    lines = source.splitlines()
+    if match is None or not 0 < int(match.group(1)) <= len(lines):
+        return ""
+    return f"\nThe failing line: {lines[int(match.group(1)) - 1].strip()}"
 
 
 def check(source: str, folder: Path, host: SandboxHost) -> tuple[list[str], str | None]:
@@ -140,23 +298,35 @@ def check(source: str, folder: Path, host: SandboxHost) -> tuple[list[str], str 
     return problems, spec.name
 
 
-async def trial(host: SandboxHost, name: str, source: str, samples: list[str]) -> tuple[list[str], list[str]]:
-    """Run the candidate in the sandbox on each sample; return outputs and failures."""
+async def trial(host: SandboxHost, name: str, source: str, tests: list[Sample]) -> tuple[list[str], list[str]]:
+    """Run the candidate in the sandbox on each sample; return outputs and failures.
+
+    A sample fails when the call raises or returns nothing, or misses the user's own expected
+    result; the samples fail together when every output is its input unchanged."""
     candidate = f"candidate_{name}"
-    outputs, failures = [], []
+    outputs, failures, unchanged = [], [], 0
     try:
         await asyncio.to_thread(host.sandbox.load, candidate, "trial", source)
-        for sample in samples:
+        for sample in tests:
+            shown = ", ".join(f"{k}={v!r}" for k, v in sample.arguments.items())
             try:
-                output = await asyncio.to_thread(host.sandbox.call, candidate, "trial", sample, {}, {})
+                output = await asyncio.to_thread(
+                    host.sandbox.call, candidate, "trial", sample.user_input, {}, sample.arguments
+                )
             except ExtensionFailed as exc:
-                failures.append(f"input {sample!r}: {exc}".replace(candidate, name))
+                failures.append(f"run({shown}) failed: {exc}".replace(candidate, name))
                 continue
-            if not output.strip():
-                failures.append(f"input {sample!r}: execute returned an empty string")
             outputs.append(output)
+            if not output.strip():
+                failures.append(f"run({shown}) returned an empty string")
+            elif sample.expect is not None and not matches(output, sample.expect):
+                failures.append(f"run({shown}) returned {output[:120]!r}, but the user expects {sample.expect!r}")
+            if output.strip() in {str(v).strip() for v in sample.arguments.values()} | {sample.user_input.strip()}:
+                unchanged += 1
     except ExtensionFailed as exc:
         failures.append(str(exc).replace(candidate, name))
     finally:
         host.sandbox.unload(candidate)
+    if tests and unchanged == len(tests):
+        failures.insert(0, "run() returned its input unchanged for every sample: it must compute the result")
     return outputs, failures

@@ -54,7 +54,9 @@ async def generate(body: GenerateRequest, host: ExtensionsDep, sena: SenaDep) ->
     from extensions.generate import generate_extension
 
     models = sena.services.models
-    result = await generate_extension(body.description, models.get(models.choose("code")), host, body.attempts)
+    embedder = getattr(sena.services.memory, "embedder", None)
+    embed = embedder.embed_array if embedder is not None else None
+    result = await generate_extension(body.description, models.get(models.choose("code")), host, body.attempts, embed)
     return {**asdict(result), "path": str(result.path) if result.path else None}
 
 

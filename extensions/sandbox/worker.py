@@ -13,6 +13,7 @@ import contextlib
 import math
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from functools import partial
 from multiprocessing.connection import Connection
@@ -180,8 +181,14 @@ def serve(conn: Channel, limits: Limits, views: Mapping[str, ModuleView], raw_al
             conn.send(("error", rid, "MemoryError", f"tried to use more than {limits.memory_mb} MB of memory"))
         except RecursionError:
             conn.send(("error", rid, "RecursionError", "recursed too deeply"))
-        except Exception as exc:  # the extension's own error, reported to the host
-            conn.send(("error", rid, type(exc).__name__, str(exc)[:500]))
+        except Exception as exc:  # the extension's own error, reported to the host, with its line
+            conn.send(("error", rid, type(exc).__name__, str(exc)[:500] + where(exc)))
+
+
+def where(exc: BaseException) -> str:
+    """ " (line N)" for the extension's own line the error came from, so a fix can aim at it."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<extension ")]
+    return f" (line {frames[-1].lineno})" if frames else ""
 
 
 def main(fd: int) -> None:
