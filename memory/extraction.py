@@ -124,7 +124,7 @@ FILLER = re.compile(
 SELF = re.compile(
     r"\b(i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself"
     r"|yo|mi|mis|soy|tengo|je|j'ai|mon|ma|mes|moi|ich|mein|meine|meinen|meinem|meiner|mir|mich|wir|unser|unsere"
-    r"|eu|meu|minha|meus|minhas|mio|mia|miei|sono|mera|meri|mere)\b",
+    r"|eu|meu|minha|meus|minhas|mio|miei|sono|mera|meri|mere)\b",
     re.IGNORECASE,
 )
 """The user speaking of themselves, in English and in the first person of a few languages people
@@ -163,7 +163,9 @@ def statement_parts(user_text: str) -> list[str]:
     A message is cut into sentences, and questions into clauses ("Since I'm learning Portuguese,
     | which apps help?"). A part is kept when it is not itself a question or an instruction and
     speaks of the user ("I", "my", "we"), so "Name a famous painter in Spain?" gives nothing and
-    "I'm learning Portuguese for May. Which apps help?" gives its first sentence.
+    "I'm learning Portuguese for May. Which apps help?" gives its first sentence. A question
+    without its question mark counts ("any easy meals u can reccomend"), and an emoji ends a
+    sentence.
     """
     kept = []
     for sentence in SENTENCE.findall(user_text):
@@ -251,16 +253,23 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
         log.warning("fact extraction failed, keeping the statements as said: %s", exc)
         found = []
     clauses = [FILLER.sub("", c).strip().rstrip(".!") for part in rewritten for c in SAID_CLAUSE.split(part)]
-    facts: list[Fact] = []
+    source = f"{said} {dated}"
+    candidates: list[tuple[str, dict[str, Any]]] = []
     for item in found:
         text = whose(resolve_pronouns(third_person(str(item.get("text") or "").strip())), clauses)
         if not text or ABOUT_THE_CHAT.search(text) or not FINITE.search(text):
             continue  # a remark about the chat, or a fragment ("The user's daughter Emi")
-        if not grounded(text, f"{said} {dated}"):
+        if not grounded(text, source):
             log.info("dropping ungrounded fact %r", text)
             continue
+        candidates.append((text, item))
+    facts: list[Fact] = []
+    for text, item in candidates:
         if any(content_words(text) <= content_words(f.text) for f in facts):
             continue  # small models repeat a fact in shorter words
+        if any(variant(text, other, source) for other, _ in candidates):
+            log.info("dropping %r: a variant with fewer words the user never said", text)
+            continue
         kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
         facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
     for fragment in fragments:  # "Paramedic." kept in the user's words when the model read a fact in it
@@ -312,6 +321,22 @@ def make_fact(
     if period is not None:
         metadata.update(period_start=period.start.isoformat(), period_end=period.end.isoformat())
     return Fact(text, kind, subject_key(subject), attribute, metadata)
+
+
+def unsaid(fact: str, source: str) -> set[str]:
+    """The fact's content words (stemmed) that the user never said."""
+    said = {stem(w) for w in content_words(source)}
+    return {stem(w) for w in content_words(fact)} - said
+
+
+def variant(fact: str, other: str, source: str, share: float = 0.7) -> bool:
+    """Whether `fact` is a variant of `other` (most words shared) with more unsaid words: small
+    models repeat a fact with one word changed ("... for her birthday dinner", "... for their
+    wedding dinner"), and only the one in the user's words is kept."""
+    mine, theirs = {stem(w) for w in content_words(fact)}, {stem(w) for w in content_words(other)}
+    if fact == other or not mine or not theirs or len(mine & theirs) < share * min(len(mine), len(theirs)):
+        return False
+    return len(unsaid(fact, source)) > len(unsaid(other, source))
 
 
 def from_fragment(fact: str, fragment: str) -> bool:

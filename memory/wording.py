@@ -66,7 +66,7 @@ INTRODUCTIONS = (
     ),
     re.compile(
         rf"^\W*(?i:{GREETING})\W+(?i:it's|its|it is|this is|i'm|im)\s+([a-z][a-z'-]+)(?=\s*(?:$|here\b|[^\w\s']))"
-    ),  # noqa: E501
+    ),
 )
 """Self-introductions: English, a few other languages' ("Soy Camila", "ich bin Jonas"), and a
 lowercase name right after a greeting ("yo its jayden 😅"), where a capital is not expected."""

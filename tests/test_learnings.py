@@ -393,3 +393,18 @@ async def test_a_question_without_a_question_mark_is_still_cut_off() -> None:
     assert statements(said) == "my flat in salford has no oven just a microwave."
     assert statements("yo its jayden 😅 wats a good caption for a gym selfie pls") == "yo its jayden."
     assert statements("Tengo un gatito, Churro, he's 6 months old — ¿cómo lo paro?").startswith("Tengo un gatito")
+
+
+async def test_of_a_facts_variants_only_the_one_in_the_users_words_is_kept() -> None:
+    said = "My aunt Bea turns sixty and booked the back room at Bellini's for her birthday dinner."
+    model = ScriptedChatModel().enqueue(
+        facts_reply(
+            "The user's aunt Bea booked the back room at Bellini's for her wedding dinner",
+            "The user's aunt Bea booked the back room at Bellini's for her birthday dinner",
+            "The user's aunt Bea booked the back room at Bellini's for her anniversary dinner",
+        )
+    )
+    facts = await extract_facts(model, said, THURSDAY)
+    assert [f.text for f in facts if "Bellini" in f.text] == [
+        "The user's aunt Bea booked the back room at Bellini's for her birthday dinner"
+    ]
