@@ -138,14 +138,21 @@ def coerce(value: Any, kind: str) -> Any:
     return text
 
 
+TYPE_EXAMPLES = {
+    "string": ("Meet Ana at 10:30 on 2026-05-04 and bring 3 apples, 2 pears!", "the quick brown fox"),
+    "integer": ("7", "12"),
+    "number": ("3.5", "12"),
+    "boolean": ("true", "false"),
+}
+"""Values for a parameter the model gave no example of."""
+
+
 def samples(plan: Plan, given: tuple[str, str] | None) -> list[Sample]:
     """Inputs that test the tool: the plan's two example values per parameter, values made for
     each parameter's type (other numbers, the other boolean), and the user's own example."""
     found: list[Sample] = []
     for index in (0, 1):
-        arguments = {
-            p.name: coerce(p.examples[index % len(p.examples)] if p.examples else "", p.type) for p in plan.parameters
-        }
+        arguments = {p.name: coerce(pick(p.examples or TYPE_EXAMPLES[p.type], index), p.type) for p in plan.parameters}
         found.append(Sample(" ".join(str(v) for v in arguments.values()), arguments))
     typed = {p.name: _variant(found[0].arguments[p.name], p) for p in plan.parameters}
     if plan.parameters and typed != found[0].arguments:
@@ -164,6 +171,10 @@ def samples(plan: Plan, given: tuple[str, str] | None) -> list[Sample]:
     for sample in sorted(found, key=lambda s: s.expect is None):  # the user's example first, with its check
         unique.setdefault(repr(sorted(sample.arguments.items())), sample)
     return list(unique.values())
+
+
+def pick(values: tuple[str, ...], index: int) -> str:
+    return values[index % len(values)]
 
 
 def _variant(value: Any, param: Param) -> Any:

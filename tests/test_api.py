@@ -186,3 +186,21 @@ def test_turns_replay_and_fork_over_the_api(client: TestClient) -> None:
     ).json()
     assert "run_extensions" in forked["ran"] and len(forked["branches"]) == 2
     assert client.post("/api/v1/threads/dbg/fork", json={"checkpoint": "abcd", "values": {}}).status_code == 404
+
+
+def test_generate_returns_the_code_and_what_was_repaired(tmp_path: Path) -> None:
+    models = ScriptedModels(by_role={"code": "coder"})
+    plan = {"name": "shout", "description": "the text in capitals", "parameters": []}
+    code = (
+        "```python\nimport regex\n\ndef shout(text: str) -> str:\n    return regex.sub(r'\\s+', ' ', text).upper()\n```"
+    )
+    models.model("coder").enqueue(json.dumps(plan), code)
+    with TestClient(create_app(api_settings(tmp_path), models), base_url=LOCAL) as client:
+        reply = client.post("/api/v1/extensions/generate", json={"description": "shout my text"})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert (body["status"], body["name"], body["attempts"]) == ("success", "shout", 1), body["errors"]
+        assert "def run(text: str) -> str:" in body["code"] and "import re\n" in body["code"]
+        assert any("import regex -> import re" in r for r in body["repairs"])
+        listed = {e["name"]: e for e in client.get("/api/v1/extensions").json()}
+        assert listed["shout"]["origin"] == "generated"
