@@ -164,9 +164,10 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
-            rf"\b(?:(last|this|next) |in the |in |during the |over the |this past )({SEASON_NAMES})\b(?: (\d{{4}}))?"
+            rf"\b(?:(last|this|next) |in the |in |during the |over the |this past )({SEASON_NAMES})\b"
+            rf"(?: (\d{{4}})| of (\d{{4}})-\d{{4}})?"
         ),
-        lambda m, t, p: _season(t, m[2], m[1] or ("last" if p else "this"), m[3]),
+        lambda m, t, p: _season(t, m[2], m[1] or ("last" if p else "this"), m[3] or m[4]),
     ),
     (
         re.compile(rf"\b(?:(last|this|next) |{MONTH_PREPOSITIONS})({MONTH_NAMES})\b(?: (\d{{4}}))?"),
@@ -180,18 +181,18 @@ RULES: list[Rule] = [
 
 
 def _find(text: str, today: date, past: bool | None) -> list[tuple[re.Match[str], Period]]:
-    found: list[tuple[re.Match[str], Period]] = []
+    candidates: list[tuple[re.Match[str], Period]] = []
     lowered = text.lower()
-    taken: list[tuple[int, int]] = []
     for pattern, make in RULES:
         for match in pattern.finditer(lowered):
-            if any(match.start() < end and start < match.end() for start, end in taken):
-                continue  # "the day before yesterday" is not also "yesterday"
             try:
-                found.append((match, make(match, today, past)))
+                candidates.append((match, make(match, today, past)))
             except (KeyError, ValueError):
                 continue
-            taken.append(match.span())
+    found: list[tuple[re.Match[str], Period]] = []
+    for match, period in sorted(candidates, key=lambda pair: pair[0].start() - pair[0].end()):  # longest first
+        if not any(match.start() < other.end() and other.start() < match.end() for other, _ in found):
+            found.append((match, period))  # "two weeks from today" is not also "today"
     return sorted(found, key=lambda pair: pair[0].start())
 
 

@@ -107,10 +107,13 @@ class Fact:
 ABOUT_USER = re.compile(r"\bthe user\b", re.IGNORECASE)
 ABOUT_THE_CHAT = re.compile(
     r"\b(?:(?:told|tell|telling|asked|mentioned|said to|asking) (?:you|sena)|introduce (?:myself|themselves)"
-    r"|what (?:i|the user) said|beg (?:your|the) pardon)\b",
+    r"|what (?:i|the user) said|beg (?:your|the) pardon|wrote(?=:)"
+    r"|(?:embarrassed|afraid|ashamed|silly|dumb|stupid) to ask|(?:keep|get) (?:\w+ ){0,3}straight"
+    r"|(?:always|never|keeps?) (?:forget|forgetting|remember|mixing)|(?:just|i'm|the user is) (?:curious|wondering))\b",
     re.IGNORECASE,
 )
-"""A statement about the conversation itself ("I told you Vancouver"), not about the user's life."""
+"""A statement about the conversation itself ("I told you Vancouver", "I'm almost embarrassed to
+ask", "I can never keep that one straight"), not about the user's life."""
 SAID_CLAUSE = re.compile(r"\s*(?:[,;:]|\s-\s|\b(?:and|but|so|because|since|though|although|while)\b)\s*", re.I)
 """Where a statement kept as said is cut, so each clause is checked (and kept) on its own."""
 VERBS = "|".join(sorted(MODALS | IRREGULAR_PAST | {"is", "are", "am", "was", "were", "has", "have", "does", "do"}))

@@ -48,8 +48,11 @@ NOT_NAMES = frozenset(
     "ethiopian israeli iranian iraqi lebanese syrian saudi catholic muslim jewish christian hindu buddhist "
     "atheist vegan vegetarian monday tuesday wednesday thursday friday saturday sunday january february march "
     "april may june july august september october november december new back here home sorry fine good okay ok "
-    "sure so not just really still also".split()
+    "sure so not just really still also januar februar märz juni juli oktober dezember frühling sommer herbst "
+    "winter moment büro urlaub garten".split()
 )
+"""Words a capital does not make a name: nationalities, days, months, and German nouns after "im"
+("im Herbst" is "in the autumn", not "I'm Herbst")."""
 NAME = r"([A-Z][a-z'-]+(?: [A-Z][a-z'-]+)?)"
 GREETING = r"hi|hey|hello|yo|hiya|heya|sup|hola|ola|olá|oi|bonjour|salut|hallo|moin|servus|ciao|namaste"
 NOT_LOWER_NAMES = frozenset(
@@ -61,7 +64,7 @@ INTRODUCTIONS = (
     re.compile(rf"\b(?i:i'm|i am|im|it's|its|this is)\s+{NAME}"),
     re.compile(rf"(?:^|[,.!]\s*|\b(?i:{GREETING})\W+){NAME},? (?i:here)\b"),
     re.compile(
-        rf"\b(?i:soy|me llamo|mi nombre es|je m'appelle|je suis|ich bin|ich heiße|ich heisse|mein name ist|"
+        rf"\b(?i:soy|me llamo|mi nombre es|je m'appelle|je suis|ich heiße|ich heisse|mein name ist|"
         rf"eu sou|me chamo|meu nome é|mi chiamo|sono|mera naam|mera naam hai)\s+{NAME}"
     ),
     re.compile(

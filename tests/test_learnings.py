@@ -408,3 +408,20 @@ async def test_of_a_facts_variants_only_the_one_in_the_users_words_is_kept() -> 
     assert [f.text for f in facts if "Bellini" in f.text] == [
         "The user's aunt Bea booked the back room at Bellini's for her birthday dinner"
     ]
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm almost embarrassed to ask, but what's the difference between affect and effect?",
+        "I can never keep these straight: is it 'lie down' or 'lay down'?",
+    ],
+)
+async def test_a_remark_about_the_asking_itself_is_not_a_fact(said: str) -> None:
+    model = ScriptedChatModel().enqueue(facts_reply())
+    assert await extract_facts(model, said, THURSDAY) == []
+
+
+async def test_the_framing_of_a_fragment_never_becomes_a_memory() -> None:
+    model = ScriptedChatModel().enqueue(facts_reply("The user wrote: 'Something playful, if you can'"))
+    assert await extract_facts(model, "Something playful, if you can. Theme ideas?", THURSDAY) == []

@@ -30,6 +30,8 @@ THURSDAY = datetime(2026, 3, 5, 18, 40)  # Thursday 5 March 2026
         ("her party is ten days from now", "her party is on 15 March 2026", "2026-03-15", "2026-03-15"),
         ("surgery is this coming Tuesday", "surgery is on 10 March 2026", "2026-03-10", "2026-03-10"),
         ("a trip in autumn 2027", "a trip in autumn 2027", "2027-09-01", "2027-11-30"),  # already absolute
+        ("in the winter of 2026-2027", "in the winter of 2026-2027", "2026-12-01", "2027-02-28"),
+        ("I drive down two weeks from today", "I drive down around 19 March 2026", "2026-03-17", "2026-03-21"),
     ],
 )
 def test_relative_dates_become_absolute(said: str, becomes: str, start: str, end: str) -> None:

@@ -68,8 +68,9 @@ def test_a_pronoun_names_the_relative_just_mentioned(said: str, fact: str) -> No
         ("hi its me again", None),
         ("so its fine", None),
         ("Hola! Soy Camila 😊 can you help", "Camila"),
-        ("hallo, ich bin Jonas und brauche Hilfe", "Jonas"),
-        ("ich bin müde", None),
+        ("hallo, ich heiße Jonas und brauche Hilfe", "Jonas"),
+        ("Ich bin Bauingenieurin bei einem Büro", None),  # German nouns take a capital
+        ("Mein Bruder bekommt Zwillinge im Herbst", None),  # "im" is "in the", not "I'm"
     ],
 )
 def test_an_introduction_gives_a_name(said: str, name: str | None) -> None:
