@@ -23,6 +23,7 @@ from memory.dates import Period, absolute, periods
 from memory.wording import (
     IRREGULAR_PAST,
     MODALS,
+    foreign,
     introduced_name,
     name_introductions,
     own_voice,
@@ -245,7 +246,7 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
     said = " ".join(parts)
     if not states_something(said):
         return []
-    voiced = [own_voice(part) for part in parts]
+    voiced = [None if foreign(part) else own_voice(part) for part in parts]  # None: the model reads it as said
     fragments = [absolute(part, now)[0] for part, said_as in zip(parts, voiced, strict=True) if said_as is None]
     rewritten = [absolute(resolve_pronouns(third_person(name_introductions(v))), now)[0] for v in voiced if v]
     dated = " ".join(rewritten + [f'The user wrote: "{fragment}"' for fragment in fragments])
@@ -276,7 +277,8 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
         kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
         facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
     for fragment in fragments:  # "Paramedic." kept in the user's words when the model read a fact in it
-        if any(from_fragment(str(item.get("text") or ""), fragment) for item in found) and not covered(fragment, facts):
+        texts = [str(item.get("text") or "") for item in found]
+        if any(from_fragment(text, fragment, foreign(fragment)) for text in texts) and not covered(fragment, facts):
             text = f"The user said: {fragment}"
             facts.append(make_fact(text, "fact", "other", "user", now, rewritten, named))
     name = introduced_name(said)
@@ -342,10 +344,12 @@ def variant(fact: str, other: str, source: str, share: float = 0.7) -> bool:
     return len(unsaid(fact, source)) > len(unsaid(other, source))
 
 
-def from_fragment(fact: str, fragment: str) -> bool:
-    """Whether a fact the model read came from a fragment: most of its words are the fragment's."""
+def from_fragment(fact: str, fragment: str, translated: bool = False) -> bool:
+    """Whether a fact the model read came from a fragment: most of its words are the fragment's
+    or, for one in another language (which the model translates), any name or word is."""
     words = {stem(w) for w in content_words(fact)} - {"user"}
-    return bool(words) and len(words & {stem(w) for w in content_words(fragment)}) >= 0.6 * len(words)
+    shared = len(words & {stem(w) for w in content_words(fragment)})
+    return bool(words) and (shared >= 0.6 * len(words) or (translated and shared > 0))
 
 
 def whose(fact: str, clauses: list[str]) -> str:

@@ -64,15 +64,17 @@ INTRODUCTIONS = (
     re.compile(rf"\b(?i:i'm|i am|im|it's|its|this is)\s+{NAME}"),
     re.compile(rf"(?:^|[,.!]\s*|\b(?i:{GREETING})\W+){NAME},? (?i:here)\b"),
     re.compile(
-        rf"\b(?i:soy|me llamo|mi nombre es|je m'appelle|je suis|ich heiße|ich heisse|mein name ist|"
+        rf"\b(?i:soy|me llamo|mi nombre es|je m'appelle|ich heiße|ich heisse|mein name ist|"
         rf"eu sou|me chamo|meu nome é|mi chiamo|sono|mera naam|mera naam hai)\s+{NAME}"
     ),
+    re.compile(rf"\b(?i:ich bin|je suis)\s+{NAME}(?=\s*(?:[,.!;]|$|(?i:und|and|et|hier|here)\b))"),
     re.compile(
         rf"^\W*(?i:{GREETING})\W+(?i:it's|its|it is|this is|i'm|im)\s+([a-z][a-z'-]+)(?=\s*(?:$|here\b|[^\w\s']))"
     ),
 )
-"""Self-introductions: English, a few other languages' ("Soy Camila", "ich bin Jonas"), and a
-lowercase name right after a greeting ("yo its jayden 😅"), where a capital is not expected."""
+"""Self-introductions: English, a few other languages' ("Soy Camila", "Ich bin Jonas." but not
+"Ich bin Bauingenieurin bei...": German nouns take a capital too), and a lowercase name right
+after a greeting ("yo its jayden 😅"), where a capital is not expected."""
 
 
 def _third_person_verb(verb: str) -> str:
@@ -172,6 +174,34 @@ OWNED = frozenset(
 HAS_SUBJECT = re.compile(
     r"\b(?:i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself|the user|the user's)\b", re.IGNORECASE
 )
+
+
+ENGLISH = frozenset(
+    "the a an and or but of to in on at for with from by is are was were be been am has have had do does did "
+    "i i'm im my me we our you your it its it's this that these those he she they his her their not no so "
+    "just very really can will would should could what when where which who how there here about".split()
+)
+FOREIGN = frozenset(
+    "ich du wir und der die das ein eine einen ist sind habe hat mit für nicht auf im zu von mein meine meinen "
+    "unser unsere unseren sehr auch noch schon aber oder wie ganz "
+    "yo tú el los las un una y es son en con por para mi mis tengo soy que pero muy también "
+    "je nous le les une et est sont du des avec pour mon ma mes j'ai suis mais très aussi "
+    "eu os um uma é com meu minha não também muito "
+    "io il gli è per mio sono ho anche molto".split()
+)
+"""Function words of a few languages people mix into English (German, Spanish, French,
+Portuguese, Italian); words they share with English ("a", "in", "die") are left out or rare."""
+
+
+def foreign(sentence: str) -> bool:
+    """Whether a sentence is mostly in another language ("Ich habe eine Haselnussallergie, so
+    Nutella is out"): its first person and grammar are not English, so it is not rewritten here."""
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", sentence.lower())
+    if len(words) < 3:
+        return False
+    english = sum(w in ENGLISH for w in words)
+    other = sum(w in FOREIGN for w in words)
+    return other >= 2 and other > english
 
 
 def own_voice(clause: str) -> str | None:

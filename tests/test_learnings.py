@@ -425,3 +425,11 @@ async def test_a_remark_about_the_asking_itself_is_not_a_fact(said: str) -> None
 async def test_the_framing_of_a_fragment_never_becomes_a_memory() -> None:
     model = ScriptedChatModel().enqueue(facts_reply("The user wrote: 'Something playful, if you can'"))
     assert await extract_facts(model, "Something playful, if you can. Theme ideas?", THURSDAY) == []
+
+
+async def test_a_sentence_in_another_language_is_kept_as_said_when_the_model_reads_a_fact_in_it() -> None:
+    model = ScriptedChatModel().enqueue(facts_reply("The user is allergic to hazelnuts, so Nutella is out"))
+    said = "Ich habe eine Haselnussallergie, so Nutella is out, leider. Kannst du mir ein Rezept geben?"
+    facts = await extract_facts(model, said, THURSDAY)
+    assert [f.text for f in facts] == ["The user said: Ich habe eine Haselnussallergie, so Nutella is out, leider."]
+    assert 'The user wrote: "Ich habe eine Haselnussallergie' in model.prompts[0][-1].text  # not "rewritten"

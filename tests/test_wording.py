@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memory.wording import introduced_name, name_introductions, own_voice, resolve_pronouns, third_person
+from memory.wording import foreign, introduced_name, name_introductions, own_voice, resolve_pronouns, third_person
 
 
 @pytest.mark.parametrize(
@@ -69,6 +69,7 @@ def test_a_pronoun_names_the_relative_just_mentioned(said: str, fact: str) -> No
         ("so its fine", None),
         ("Hola! Soy Camila 😊 can you help", "Camila"),
         ("hallo, ich heiße Jonas und brauche Hilfe", "Jonas"),
+        ("Hallo! Ich bin Annika, Annika Vogel.", "Annika"),
         ("Ich bin Bauingenieurin bei einem Büro", None),  # German nouns take a capital
         ("Mein Bruder bekommt Zwillinge im Herbst", None),  # "im" is "in the", not "I'm"
     ],
@@ -101,3 +102,18 @@ def test_an_introduction_reads_as_the_fact_it_gives() -> None:
 def test_a_dropped_subject_is_put_back(said: str, fact: str | None) -> None:
     voiced = own_voice(said)
     assert (third_person(voiced) if voiced else None) == fact
+
+
+@pytest.mark.parametrize(
+    ("sentence", "other"),
+    [
+        ("Ich habe eine Haselnussallergie, so Nutella is out, leider.", True),
+        ("Big news: mein Bruder Jonas und seine Frau bekommen Zwillinge.", True),
+        ("Tengo un gatito y mi hermana tiene un perro.", True),
+        ("I live in Leeds and I love it.", False),
+        ("Die Hard is my favourite film and I watch it every year.", False),
+        ("Mi hermana Valentina se casa in Bogotá and I am so excited.", False),  # as much English: rewritten
+    ],
+)
+def test_a_sentence_mostly_in_another_language_is_recognised(sentence: str, other: bool) -> None:
+    assert foreign(sentence) is other
