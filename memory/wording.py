@@ -27,10 +27,13 @@ ADVERBS = frozenset(
     "honestly finally mostly generally totally absolutely definitely basically literally seriously now".split()
 )
 CONTRACTIONS = {"i'm": "the user is", "im": "the user is", "i've": "the user has", "i'll": "the user will",
-                "i'd": "the user would", "we're": "the user's family are", "we've": "the user's family have",
-                "we'll": "the user's family will", "we'd": "the user's family would"}  # fmt: skip
+                "i'd": "the user would", "we're": "the user and their family are",
+                "we've": "the user and their family have", "we'll": "the user and their family will",
+                "we'd": "the user and their family would"}  # fmt: skip
 WORDS = {"my": "the user's", "mine": "the user's", "me": "the user", "myself": "themselves",
-         "our": "the user's", "ours": "the user's", "us": "the user's family", "we": "the user's family"}  # fmt: skip
+         "our": "the user's", "ours": "the user's", "us": "the user and their family",
+         "we": "the user and their family"}  # fmt: skip
+""""We" includes the user: "We live up in Duluth" is where the user lives too."""
 
 FEMALE = "sister|mum|mom|mother|mam|daughter|wife|girlfriend|gf|aunt|auntie|grandma|granny|grandmother|niece|fiancee|stepmother|stepmom"  # noqa: E501
 MALE = "brother|dad|father|son|husband|boyfriend|bf|uncle|grandpa|grandad|grandfather|nephew|fiance|stepfather|stepdad"
@@ -80,6 +83,8 @@ after a greeting ("yo its jayden 😅"), where a capital is not expected."""
 def _third_person_verb(verb: str) -> str:
     """The verb after "I", as it reads after "the user": "live" -> "lives", "am" -> "is"."""
     low = verb.lower()
+    if low in {"are", "were"}:  # only ever plural: "Dorothy and I are"
+        return verb
     if low in IRREGULAR:
         return IRREGULAR[low]
     if low in MODALS or low in IRREGULAR_PAST or low.endswith("ed") or not low.isalpha():

@@ -22,6 +22,8 @@ from memory.wording import foreign, introduced_name, name_introductions, own_voi
         ("I told you Vancouver", "The user told you Vancouver"),
         ("I go running when I finish work", "The user goes running when the user finishes work"),
         ("Lena lives in Porto", "Lena lives in Porto"),
+        ("Dorothy and I are planning a trip", "Dorothy and the user are planning a trip"),
+        ("We live up in Duluth", "The user and their family live up in Duluth"),  # "we" includes the user
     ],
 )
 def test_the_first_person_becomes_the_user(said: str, fact: str) -> None:
