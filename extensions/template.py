@@ -133,6 +133,7 @@ def repair(code: str, plan: Plan, allowed: list[str]) -> Written:
         code = re.sub(rf"\bdef {main.name}\(", "def run(", code)
         code = re.sub(rf"\b{main.name}\(", "run(", code)
         written.repairs.append(f"renamed the function {main.name}() to run()")
+    code = _datetime_calls(code, written)
     code, imports = _imports(code, tree, allowed, written)
     written.code, written.imports = code, imports
     written.plan = _parameters(main, plan, written)
@@ -184,6 +185,33 @@ def _imports(code: str, tree: ast.Module, allowed: list[str], written: Written) 
     return body.strip() + "\n", list(dict.fromkeys(kept))
 
 
+DATETIME_MODULE_CALLS = {
+    "today": "datetime.date.today",
+    "now": "datetime.datetime.now",
+    "strptime": "datetime.datetime.strptime",
+    "fromisoformat": "datetime.date.fromisoformat",
+}
+"""`import datetime` then `datetime.today()`: the class's methods called on the module."""
+
+
+def _datetime_calls(code: str, written: Written) -> str:
+    """Fix the commonest datetime mix-up, in whichever way the module was imported: methods of
+    the `datetime`/`date` classes called on the module (`import datetime; datetime.today()`), or
+    the module's path written after importing the class (`from datetime import datetime;
+    datetime.datetime.now()`)."""
+    fixed = code
+    if re.search(r"^\s*import datetime\b", code, re.M):
+        for method, full in DATETIME_MODULE_CALLS.items():
+            fixed = re.sub(rf"(?<![\w.])datetime\.{method}\(", f"{full}(", fixed)
+    if re.search(r"^\s*from datetime import [^\n]*\bdatetime\b", code, re.M):
+        fixed = re.sub(r"(?<![\w.])datetime\.datetime\.", "datetime.", fixed)
+    if re.search(r"^\s*from datetime import [^\n]*\bdate\b", code, re.M):
+        fixed = re.sub(r"(?<![\w.])datetime\.date\.", "date.", fixed)
+    if fixed != code:
+        written.repairs.append("fixed datetime calls to match how datetime was imported")
+    return fixed
+
+
 def _without_imports(code: str) -> str:
     return "\n".join(line for line in code.splitlines() if not re.match(r"\s*(?:import|from)\s", line))
 
@@ -230,6 +258,8 @@ def read_arguments(user_input, given):
             value = numbers.pop(0)
         if value is None and info["type"] == "string":
             value = user_input
+        if value is None and info["type"] == "boolean":
+            value = False
         if value is None:
             raise ValueError("I need " + name + ": " + info["description"])
         if info["type"] == "integer":

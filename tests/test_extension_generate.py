@@ -15,6 +15,7 @@ from extensions.examples import EXAMPLES, closest
 from extensions.generate import Plan, generate_extension, matches, samples, user_example
 from extensions.host import SandboxHost
 from extensions.registry import ExtensionRegistry
+from extensions.sandbox import ExtensionFailed
 from extensions.spec import read_spec
 from extensions.template import Param, Written, render, repair
 from extensions.validator import validate
@@ -72,6 +73,23 @@ def test_the_template_renders_a_valid_module_around_the_function(tmp_path: Path)
         execute("a cup of tea", {})  # type: ignore[operator]
 
 
+def test_a_missing_switch_is_off_and_a_mistaken_module_name_is_said_as_python_says_it(host: SandboxHost) -> None:
+    plan = Plan("loud", "the text, louder", (Param("text", "string", "t"), Param("shout", "boolean", "capitals?")))
+    source = render(
+        written('def run(text: str, shout: bool) -> str:\n    return text.upper() if shout else text + "!"\n', plan)
+    )
+    host.sandbox.load("loud", "v1", source)
+    assert host.sandbox.call("loud", "v1", "hi", {}, {}) == "hi!"
+    assert host.sandbox.call("loud", "v1", "hi", {}, {"shout": "yes"}) == "HI"
+    host.sandbox.load(
+        "oops",
+        "v1",
+        "import datetime\n\ndef execute(user_input, context, **kwargs):\n    return str(datetime.today())\n",
+    )
+    with pytest.raises(ExtensionFailed, match="module 'datetime' has no attribute 'today'"):
+        host.sandbox.call("oops", "v1", "x", {}, {})
+
+
 @pytest.mark.parametrize(
     ("code", "repaired", "says"),
     [
@@ -101,6 +119,16 @@ def test_the_template_renders_a_valid_module_around_the_function(tmp_path: Path)
             "renamed the function convert() to run()",
         ),
         ("def run(amount: float) -> str:\n    return str(amount)\n", "def run(amount", "renamed 'amount'"),
+        (
+            "import datetime\n\ndef run(cups: float) -> str:\n    return str(datetime.today().year + cups)\n",
+            "datetime.date.today().year",
+            "fixed datetime calls",
+        ),
+        (
+            "from datetime import datetime\n\ndef run(cups: float) -> str:\n    return str(datetime.datetime.now())\n",
+            "return str(datetime.now())",
+            "fixed datetime calls",
+        ),
     ],
 )
 def test_mechanical_mistakes_are_repaired_and_said(code: str, repaired: str, says: str) -> None:

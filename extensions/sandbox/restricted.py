@@ -65,14 +65,17 @@ EXTRA_BUILTINS = ("dict", "list", "set", "frozenset", "sorted", "min", "max", "s
 class ModuleView:
     """A read-only namespace standing in for an allowed module inside the sandbox."""
 
-    def __init__(self, name: str, names: Mapping[str, Any]) -> None:
+    def __init__(self, name: str, names: Mapping[str, Any], exists: Iterable[str] = ()) -> None:
         object.__setattr__(self, "_view_name", name)
         object.__setattr__(self, "_view_names", dict(names))
+        object.__setattr__(self, "_view_exists", frozenset(exists))
 
     def __getattr__(self, attr: str) -> Any:
         try:
             return self._view_names[attr]
         except KeyError:
+            if attr not in self._view_exists:  # a mistake, said as Python says it, so a fix can follow
+                raise AttributeError(f"module {self._view_name!r} has no attribute {attr!r}") from None
             raise AttributeError(f"{self._view_name}.{attr} is not available to extensions") from None
 
     def __setattr__(self, attr: str, value: Any) -> None:
@@ -88,7 +91,7 @@ def module_view(name: str) -> ModuleView:
     if listed is None:
         listed = tuple(n for n in dir(module) if not n.startswith("_"))
     names = {n: getattr(module, n) for n in listed if hasattr(module, n)}
-    return ModuleView(name, {n: v for n, v in names.items() if not isinstance(v, ModuleType)})
+    return ModuleView(name, {n: v for n, v in names.items() if not isinstance(v, ModuleType)}, dir(module))
 
 
 def refuse_reach(value: Any, what: str) -> Any:
