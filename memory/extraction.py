@@ -266,6 +266,8 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
         if not grounded(text, source):
             log.info("dropping ungrounded fact %r", text)
             continue
+        if not ABOUT_USER.search(text) and any(from_fragment(text, fragment) for fragment in fragments):
+            continue  # "Surf fishing most weekends": the fragment itself is kept, as the user's
         candidates.append((text, item))
     facts: list[Fact] = []
     for text, item in candidates:

@@ -433,3 +433,9 @@ async def test_a_sentence_in_another_language_is_kept_as_said_when_the_model_rea
     facts = await extract_facts(model, said, THURSDAY)
     assert [f.text for f in facts] == ["The user said: Ich habe eine Haselnussallergie, so Nutella is out, leider."]
     assert 'The user wrote: "Ich habe eine Haselnussallergie' in model.prompts[0][-1].text  # not "rewritten"
+
+
+async def test_a_fragment_the_model_repeats_without_a_subject_is_kept_as_the_users() -> None:
+    model = ScriptedChatModel().enqueue(facts_reply("Surf fishing most weekends"))
+    facts = await extract_facts(model, "Surf fishing most weekends. Best tide for red drum?", THURSDAY)
+    assert [f.text for f in facts] == ["The user said: Surf fishing most weekends."]
