@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,11 +105,6 @@ class Sample:
     arguments: dict[str, Any]
     expect: str | None = None
     """The result the user gave in their request, for their example input."""
-
-
-def code_block(reply: str) -> str:
-    """Take the Python out of the model's reply (a fenced block, or the whole reply)."""
-    return function_code(reply)
 
 
 EXAMPLE_IN_REQUEST = re.compile(
@@ -250,6 +245,9 @@ async def generate_extension(
         plan = Plan(
             snake(description, "tool")[:30], description, (Param("text", "string", "the text", (description,)),)
         )
+    taken = host.spec(plan.name)
+    if taken is not None and taken.origin != "generated":  # never shadow a core or user extension
+        plan = replace(plan, name=f"{plan.name}_generated")
     given = user_example(description)
     messages = code_prompt(description, plan, shown, ", ".join(allowed))
     for attempt in range(1, attempts + 1):
@@ -277,7 +275,8 @@ async def generate_extension(
         result.errors.append(f"attempt {attempt}: {feedback}")
         log.info("generation attempt %d failed: %s", attempt, feedback)
         plan = written.plan
-        fix = f"{feedback}{failing_line(feedback, source)}\nWrite the corrected `def run({plan.signature()}) -> str:`."
+        line = "" if written.problems else failing_line(feedback, source)  # their lines are the model's code
+        fix = f"{feedback}{line}\nWrite the corrected `def run({plan.signature()}) -> str:`."
         messages = [
             *code_prompt(description, plan, shown, ", ".join(allowed)),
             AIMessage(f"```python\n{written.code}```"),

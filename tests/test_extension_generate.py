@@ -257,3 +257,17 @@ def test_the_embedded_model_writes_a_working_extension(tmp_path: Path) -> None:
     finally:
         host.close()
         models.close()
+
+
+def test_a_generated_tool_never_takes_the_name_of_a_users_extension(host: SandboxHost) -> None:
+    user = host.settings.extensions.user_dir
+    user.mkdir(parents=True, exist_ok=True)
+    (user / "cups_to_ml.py").write_text(
+        "VERSION = '1.0.0'\nMETADATA = {'name': 'cups_to_ml', 'description': 'mine', 'author': 'me'}\n"
+        "def execute(user_input, context, **kwargs):\n    return 'mine'\n"
+    )
+    host.load_all()
+    model = ScriptedChatModel().enqueue(CUPS_PLAN, GOOD)
+    result = asyncio.run(generate_extension(REQUEST, model, host))
+    assert (result.status, result.name) == ("success", "cups_to_ml_generated")
+    assert asyncio.run(host.run("cups_to_ml", "x", {})) == "mine"
