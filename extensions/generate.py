@@ -81,8 +81,15 @@ PLAN_PROMPT = (
 CODE_PROMPT = (
     "You write one Python function for a tool. Import only these modules: {imports}. Nothing else is "
     "available: no files, no network, no time module, no print, no names starting with an underscore. "
+    "Only if the request needs files, the web or the computer, `import sena` offers host calls, each "
+    "working only when the user grants it: {host_calls}. "
     "The function returns a short, readable string. Reply with the function in one ```python block."
 )
+HOST_CALLS = (
+    "sena.read_file(path) -> str, sena.write_file(path, text) -> int, sena.list_dir(path='.') -> list, "
+    "sena.http_get(url, params=None) -> dict, sena.system_info() -> dict, sena.setting(key, default=None)"
+)
+"""The `sena` capability module's calls, one line each (extensions/capabilities.py)."""
 
 
 @dataclass
@@ -219,7 +226,7 @@ async def plan_tool(model: BaseChatModel, request: str, shown: list[Example]) ->
 
 
 def code_prompt(request: str, plan: Plan, shown: list[Example], imports: str) -> list[BaseMessage]:
-    messages: list[BaseMessage] = [SystemMessage(CODE_PROMPT.format(imports=imports))]
+    messages: list[BaseMessage] = [SystemMessage(CODE_PROMPT.format(imports=imports, host_calls=HOST_CALLS))]
     for example in shown:
         signature = ", ".join(f"{n}: {PYTHON_TYPES[t]}" for n, t, _ in example.parameters)
         messages += [

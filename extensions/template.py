@@ -15,6 +15,9 @@ import string
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from extensions.capabilities import PERMISSION_OF
+from extensions.validator import CAPABILITY_MODULE
+
 TYPES = ("string", "integer", "number", "boolean")
 ANNOTATIONS = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 PYTHON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
@@ -71,6 +74,8 @@ class Written:
     plan: Plan
     repairs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    permissions: list[str] = field(default_factory=list)
+    """What the host calls it makes need ("workspace" for `sena.read_file`); granted only by the user."""
 
 
 def snake(name: str, fallback: str = "value") -> str:
@@ -134,8 +139,10 @@ def repair(code: str, plan: Plan, allowed: list[str]) -> Written:
         code = re.sub(rf"\b{main.name}\(", "run(", code)
         written.repairs.append(f"renamed the function {main.name}() to run()")
     code = _datetime_calls(code, written)
-    code, imports = _imports(code, tree, allowed, written)
+    code, imports = _imports(code, tree, [*allowed, CAPABILITY_MODULE], written)
     written.code, written.imports = code, imports
+    calls = set(re.findall(rf"\b{CAPABILITY_MODULE}\.(\w+)\(", code))
+    written.permissions = sorted({p for c in calls if (p := PERMISSION_OF.get(c))})
     written.plan = _parameters(main, plan, written)
     return written
 
@@ -288,7 +295,7 @@ def render(written: Written) -> str:
         "author": "Sena (generated)",
         "parameters": {p.name: {"type": p.type, "description": p.description} for p in plan.parameters},
         "requires": [],
-        "permissions": [],
+        "permissions": written.permissions,
     }
     imports = sorted({"import re", *written.imports}, key=lambda line: (not line.startswith(("import", "from")), line))
     header = [line for line in imports if line.startswith(("import", "from"))]

@@ -271,3 +271,16 @@ def test_a_generated_tool_never_takes_the_name_of_a_users_extension(host: Sandbo
     result = asyncio.run(generate_extension(REQUEST, model, host))
     assert (result.status, result.name) == ("success", "cups_to_ml_generated")
     assert asyncio.run(host.run("cups_to_ml", "x", {})) == "mine"
+
+
+def test_a_host_call_is_declared_as_the_permission_it_needs_and_still_needs_a_grant(host: SandboxHost) -> None:
+    code = "```python\nimport sena\n\ndef run(path: str) -> str:\n    return sena.read_file(path)[:50]\n```"
+    plan = json.dumps(
+        {"name": "peek", "description": "the start of a file", "parameters": [
+            {"name": "path", "type": "string", "description": "file", "examples": ["notes.txt"]}]}
+    )  # fmt: skip
+    model = ScriptedChatModel().enqueue(plan, code, code, code)
+    result = asyncio.run(generate_extension("show me the start of a file", model, host))
+    assert "'permissions': ['workspace']" in (result.code or "")
+    assert "sena.read_file(path) -> str" in model.prompts[1][0].text  # the model was told the host calls
+    assert result.status == "test_failed" and "permission" in result.errors[0].lower()  # no grant by default

@@ -54,6 +54,20 @@ async def test_what_a_user_says_in_passing_is_learned_and_questions_teach_nothin
     assert remembered(store, "p") == []
 
 
+async def test_terse_lowercase_and_mixed_language_messages_are_learned_on_the_real_model(
+    learner: tuple[Learner, MemoryStore, ModelRegistry],
+) -> None:
+    learn, store, _ = learner
+    await learn.learn("t", "Live in Toowong, Brisbane. Cheap weekend trips under 2 hrs drive?", now=THURSDAY)
+    assert any("toowong" in m for m in remembered(store, "t"))
+    await learn.learn("l", "yo its jayden 😅 wats a good caption for a gym selfie, nothin too cringe pls", now=THURSDAY)
+    assert any("jayden" in m for m in remembered(store, "l"))
+    await learn.learn("g", "Hallo! Ich bin Annika. Kannst du mir helfen, eine E-Mail zu schreiben?", now=THURSDAY)
+    assert any("annika" in m for m in remembered(store, "g"))
+    await learn.learn("q", "I'm almost embarrassed to ask, but what's the difference between a simile and a metaphor?")
+    assert remembered(store, "q") == []
+
+
 async def test_corrections_updates_and_dates_on_the_real_model(
     learner: tuple[Learner, MemoryStore, ModelRegistry],
 ) -> None:
