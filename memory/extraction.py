@@ -110,11 +110,13 @@ ABOUT_THE_CHAT = re.compile(
     r"\b(?:(?:told|tell|telling|asked|mentioned|said to|asking) (?:you|sena)|introduce (?:myself|themselves)"
     r"|what (?:i|the user) said|beg (?:your|the) pardon|wrote(?=:)"
     r"|(?:embarrassed|afraid|ashamed|silly|dumb|stupid) to ask|(?:keep|get) (?:\w+ ){0,3}straight"
-    r"|(?:always|never|keeps?) (?:forget|forgetting|remember|mixing)|(?:just|i'm|the user is) (?:curious|wondering))\b",
+    r"|(?:always|never|keeps?) (?:forget|forgetting|remember|mixing)|(?:just|i'm|the user is) (?:curious|wondering)"
+    r"|you|your|yours)\b",
     re.IGNORECASE,
 )
 """A statement about the conversation itself ("I told you Vancouver", "I'm almost embarrassed to
-ask", "I can never keep that one straight"), not about the user's life."""
+ask", "I can never keep that one straight", "I hope you'll forgive the long message"), not about
+the user's life: once "I" and "my" are "the user", a "you" is the assistant."""
 SAID_CLAUSE = re.compile(r"\s*(?:[,;:]|\s-\s|\b(?:and|but|so|because|since|though|although|while)\b)\s*", re.I)
 """Where a statement kept as said is cut, so each clause is checked (and kept) on its own."""
 VERBS = "|".join(sorted(MODALS | IRREGULAR_PAST | {"is", "are", "am", "was", "were", "has", "have", "does", "do"}))

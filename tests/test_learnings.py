@@ -439,3 +439,9 @@ async def test_a_fragment_the_model_repeats_without_a_subject_is_kept_as_the_use
     model = ScriptedChatModel().enqueue(facts_reply("Surf fishing most weekends"))
     facts = await extract_facts(model, "Surf fishing most weekends. Best tide for red drum?", THURSDAY)
     assert [f.text for f in facts] == ["The user said: Surf fishing most weekends."]
+
+
+async def test_a_remark_to_the_assistant_is_not_a_fact() -> None:
+    model = ScriptedChatModel().enqueue(facts_reply("The user hopes you will forgive the long message"))
+    said = "I hope you will forgive the long message. What is a good book on bridges?"
+    assert await extract_facts(model, said, THURSDAY) == []
