@@ -251,9 +251,9 @@ def test_the_embedded_model_writes_a_working_extension(tmp_path: Path) -> None:
         result = asyncio.run(generate_extension(request, models.get(models.choose("code")), host))
         assert result.status == "success", result.errors
         assert result.name and result.path and result.path.exists()
-        assert "3" in asyncio.run(
-            host.run(result.name, "banana", {}, **{p.name: "banana" for p in host.spec(result.name).parameters})
-        )  # type: ignore[union-attr]
+        spec = host.spec(result.name)
+        assert spec is not None
+        assert "3" in asyncio.run(host.run(result.name, "banana", {}, **{p.name: "banana" for p in spec.parameters}))
     finally:
         host.close()
         models.close()
