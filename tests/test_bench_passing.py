@@ -70,7 +70,7 @@ def test_each_miss_is_placed_where_the_fact_was_lost() -> None:
     assert score(question, "No idea.", [], ["The user likes tea"])["category"] == NOT_LEARNED
 
 
-FACTS = {"The user's dog Rex chews the sofa cushions, any tips": "The user's dog is called Rex"}
+FACTS = {"The user's dog Rex chews the sofa cushions": "The user's dog is called Rex"}  # "any tips" is a question
 
 
 class Assistant(ScriptedChatModel):
