@@ -281,6 +281,8 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
         kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
         facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
     for fragment in fragments:  # "Paramedic." kept in the user's words when the model read a fact in it
+        if ABOUT_THE_CHAT.search(fragment):
+            continue  # "Sorry if this is a dumb question, hope you don't mind."
         texts = [str(item.get("text") or "") for item in found]
         if any(from_fragment(text, fragment, foreign(fragment)) for text in texts) and not covered(fragment, facts):
             text = f"The user said: {fragment}"

@@ -445,3 +445,8 @@ async def test_a_remark_to_the_assistant_is_not_a_fact() -> None:
     model = ScriptedChatModel().enqueue(facts_reply("The user hopes you will forgive the long message"))
     said = "I hope you will forgive the long message. What is a good book on bridges?"
     assert await extract_facts(model, said, THURSDAY) == []
+
+
+async def test_a_fragment_addressed_to_the_assistant_is_not_kept() -> None:
+    model = ScriptedChatModel().enqueue(facts_reply("Hope you don't mind"))
+    assert await extract_facts(model, "Hope you don't mind. Capital of Peru?", THURSDAY) == []
