@@ -30,6 +30,10 @@ DIRECTIONS: tuple[tuple[str, Better | None], ...] = (
     ("*accuracy*", "higher"),
     ("*without_model_share*", "higher"),
     ("*new_above_old*", "higher"),
+    ("success*", "higher"),  # generated extensions that passed, first attempt or within the attempts
+    ("correct_on_example", "higher"),
+    ("seconds_*", "lower"),
+    ("over_60_s", "lower"),
     ("*vs_bm25*", "higher"),
     ("*per_s*", "higher"),
     ("*failed*", "lower"),
@@ -55,6 +59,8 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("memory.*new_above_old*", "Updated facts rank below old ones more often: check memory.recency_weight."),
     ("memory.*", "Memory search got slower: the vector index is optimised every 1,000 writes, so a large "
      "import may need a restart; lower memory.search_k, or prune memories (`sena memory delete`)."),
+    ("generate.*", "Extension generation got worse or slower: `sena bench generate` lists each request's errors "
+     "and repairs; check the code role's model and temperature, and extensions/examples.py."),
     ("extensions.*", "Sandbox calls got slower: check machine load and extensions.sandbox limits; "
      "a heavy extension in the user folder slows loading."),
     ("long.*bytes*", "A long thread takes more room per turn: check database.node_history_turns and "

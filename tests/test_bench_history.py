@@ -30,6 +30,15 @@ def test_flatten_keeps_measurements_with_a_known_direction() -> None:
         "sena.recall_at_5_by_kind.single": 1.0,
         "failed_requests": 0.0,
     }
+    generated = {"requests": 40, "success": 0.875, "success_first_attempt": 0.85, "correct_on_example": 0.75,
+                 "seconds_p95": 26.1, "over_60_s": 0, "rows": [{"seconds": 20.0}]}  # fmt: skip
+    assert flatten(generated) == {
+        "success": 0.875,
+        "success_first_attempt": 0.85,
+        "correct_on_example": 0.75,
+        "seconds_p95": 26.1,
+        "over_60_s": 0.0,
+    }
 
 
 def test_compare_flags_only_what_got_worse_beyond_its_threshold() -> None:
