@@ -15,7 +15,6 @@ per request, and the reason of each failure by class.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import statistics
@@ -25,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.turn import pct
+from bench.turn import bench_settings, pct
 from config.settings import Settings
 from extensions.host import SandboxHost
 from extensions.registry import ExtensionRegistry
@@ -98,10 +97,7 @@ async def run(settings: Settings, path: Path = DATA, limit: int | None = None, a
     items: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["requests"][: limit or None]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="sena-bench-generate-") as tmp:
-        scratch = settings.model_copy(deep=True)
-        scratch.app.data_dir = Path(tmp) / "data"
-        scratch.database.path = None
-        scratch.llm.embedded.models_dir = settings.models_dir
+        scratch = bench_settings(settings, Path(tmp) / "data", settings.llm.roles["code"].max_tokens)
         scratch.extensions.user_dir = Path(tmp) / "user"
         scratch.extensions.generated_dir = Path(tmp) / "generated"
         scratch.extensions.core = []
@@ -109,14 +105,12 @@ async def run(settings: Settings, path: Path = DATA, limit: int | None = None, a
         host = SandboxHost(scratch, ExtensionRegistry.from_path(scratch.database_path))
         host.load_all()
         model = models.get(models.choose("code"))
-        options: dict[str, Any] = {}
-        if "embed" in inspect.signature(generate_extension).parameters:
-            options["embed"] = MiniLMEmbedder().embed_array
+        embed = MiniLMEmbedder().embed_array
         await asyncio.to_thread(lambda: models.runtime(models.choose("code").model).llama())
         try:
             for item in items:
                 started = time.perf_counter()
-                result = await generate_extension(item["request"], model, host, attempts, **options)
+                result = await generate_extension(item["request"], model, host, attempts, embed)
                 seconds = time.perf_counter() - started
                 correct, output = (False, "")
                 if result.status == "success" and result.name:

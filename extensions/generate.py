@@ -32,7 +32,6 @@ from extensions.host import SandboxHost
 from extensions.sandbox import ExtensionFailed
 from extensions.spec import SpecError, read_spec
 from extensions.template import (
-    PYTHON_TYPES,
     TYPES,
     Param,
     Plan,
@@ -40,6 +39,7 @@ from extensions.template import (
     infer_type,
     render,
     repair,
+    signature,
     snake,
 )
 from extensions.validator import validate
@@ -114,6 +114,9 @@ class Sample:
     """The result the user gave in their request, for their example input."""
 
 
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+"""A number as people write it (thousands commas removed first); `read_arguments` in the
+rendered module has its own copy, since the sandbox runs the module alone."""
 EXAMPLE_IN_REQUEST = re.compile(
     r"(?:e\.?g\.?|for example|for instance|like|such as)\s*:?\s*['\"]?(?P<given>[^'\"]+?)['\"]?\s*"
     r"(?:->|=>|→|gives|becomes|should (?:give|be|return)|returns|=)\s*['\"]?(?P<expect>[^'\"]+?)['\"]?\s*(?:[,;)]|$)",
@@ -132,7 +135,7 @@ def user_example(request: str) -> tuple[str, str] | None:
 def coerce(value: Any, kind: str) -> Any:
     text = str(value).strip()
     if kind in ("number", "integer"):
-        found = re.search(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
+        found = NUMBER.search(text.replace(",", ""))
         number = float(found.group()) if found else 7.0
         return int(number) if kind == "integer" else number
     if kind == "boolean":
@@ -161,7 +164,7 @@ def samples(plan: Plan, given: tuple[str, str] | None) -> list[Sample]:
         found.append(Sample(" ".join(str(v) for v in typed.values()), typed))
     if given is not None:
         text, expect = given
-        numbers = re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
+        numbers = NUMBER.findall(text.replace(",", ""))
         arguments = {}
         for p in plan.parameters:
             if p.type in ("number", "integer") and numbers:
@@ -195,8 +198,8 @@ def matches(output: str, expect: str) -> bool:
     out = output.lower().replace(",", "")
     if expect.lower() in out:
         return True
-    wanted = re.findall(r"-?\d+(?:\.\d+)?", expect.replace(",", ""))
-    got = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", out)]
+    wanted = NUMBER.findall(expect.replace(",", ""))
+    got = [float(n) for n in NUMBER.findall(out)]
     if not wanted:
         return False
     for number in wanted:
@@ -228,9 +231,9 @@ async def plan_tool(model: BaseChatModel, request: str, shown: list[Example]) ->
 def code_prompt(request: str, plan: Plan, shown: list[Example], imports: str) -> list[BaseMessage]:
     messages: list[BaseMessage] = [SystemMessage(CODE_PROMPT.format(imports=imports, host_calls=HOST_CALLS))]
     for example in shown:
-        signature = ", ".join(f"{n}: {PYTHON_TYPES[t]}" for n, t, _ in example.parameters)
+        written = signature((n, t) for n, t, _ in example.parameters)
         messages += [
-            HumanMessage(f"Request: {example.request}\nWrite `def run({signature}) -> str:`"),
+            HumanMessage(f"Request: {example.request}\nWrite `def run({written}) -> str:`"),
             AIMessage(f"```python\n{example.code}```"),
         ]
     messages.append(HumanMessage(f"Request: {request}\nWrite `def run({plan.signature()}) -> str:`"))

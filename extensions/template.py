@@ -12,6 +12,7 @@ import ast
 import keyword
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,7 +63,12 @@ class Plan:
     parameters: tuple[Param, ...]
 
     def signature(self) -> str:
-        return ", ".join(f"{p.name}: {p.python_type}" for p in self.parameters)
+        return signature((p.name, p.type) for p in self.parameters)
+
+
+def signature(parameters: Iterable[tuple[str, str]]) -> str:
+    """`run`'s parameters as written: "weight_lb: float, text: str"."""
+    return ", ".join(f"{name}: {PYTHON_TYPES[kind]}" for name, kind in parameters)
 
 
 @dataclass

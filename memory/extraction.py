@@ -21,6 +21,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from memory.dates import Period, absolute, periods
 from memory.wording import (
+    FIRST_PERSON,
     IRREGULAR_PAST,
     MODALS,
     foreign,
@@ -128,7 +129,7 @@ FILLER = re.compile(
     re.IGNORECASE,
 )
 SELF = re.compile(
-    r"\b(i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself"
+    rf"\b({FIRST_PERSON}"
     r"|yo|mi|mis|soy|tengo|je|j'ai|mon|ma|mes|moi|ich|mein|meine|meinen|meinem|meiner|mir|mich|wir|unser|unsere"
     r"|eu|meu|minha|meus|minhas|mio|miei|sono|mera|meri|mere)\b",
     re.IGNORECASE,
@@ -272,10 +273,11 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
             continue  # "Surf fishing most weekends": the fragment itself is kept, as the user's
         candidates.append((text, item))
     facts: list[Fact] = []
+    said_stems = {stem(w) for w in content_words(source)}
     for text, item in candidates:
         if any(content_words(text) <= content_words(f.text) for f in facts):
             continue  # small models repeat a fact in shorter words
-        if any(variant(text, other, source) for other, _ in candidates):
+        if any(variant(text, other, said_stems) for other, _ in candidates):
             log.info("dropping %r: a variant with fewer words the user never said", text)
             continue
         kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
@@ -334,20 +336,14 @@ def make_fact(
     return Fact(text, kind, subject_key(subject), attribute, metadata)
 
 
-def unsaid(fact: str, source: str) -> set[str]:
-    """The fact's content words (stemmed) that the user never said."""
-    said = {stem(w) for w in content_words(source)}
-    return {stem(w) for w in content_words(fact)} - said
-
-
-def variant(fact: str, other: str, source: str, share: float = 0.7) -> bool:
+def variant(fact: str, other: str, said: set[str], share: float = 0.7) -> bool:
     """Whether `fact` is a variant of `other` (most words shared) with more unsaid words: small
     models repeat a fact with one word changed ("... for her birthday dinner", "... for their
     wedding dinner"), and only the one in the user's words is kept."""
     mine, theirs = {stem(w) for w in content_words(fact)}, {stem(w) for w in content_words(other)}
     if fact == other or not mine or not theirs or len(mine & theirs) < share * min(len(mine), len(theirs)):
         return False
-    return len(unsaid(fact, source)) > len(unsaid(other, source))
+    return len(mine - said) > len(theirs - said)  # more content words the user never said
 
 
 def from_fragment(fact: str, fragment: str, translated: bool = False) -> bool:

@@ -176,9 +176,9 @@ OWNED = frozenset(
     "flat|house|apartment|car|bike|job|boss|team|shift|commute|garden".split("|")
 )
 """First words of a clause said without its "my" ("Brother Luke's wife had twins")."""
-HAS_SUBJECT = re.compile(
-    r"\b(?:i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself|the user|the user's)\b", re.IGNORECASE
-)
+FIRST_PERSON = "i|i'm|im|i've|ive|i'd|i'll|my|mine|we|we're|we've|our|myself"
+"""The user speaking of themselves in English (`memory/extraction.py` adds other languages')."""
+HAS_SUBJECT = re.compile(rf"\b(?:{FIRST_PERSON}|the user|the user's)\b", re.IGNORECASE)
 
 
 ENGLISH = frozenset(
