@@ -174,7 +174,10 @@ RULES: list[Rule] = [
         lambda m, t, p: _named_month(t, m[2], m[1] or "", m[3], p),
     ),
     (
-        re.compile(r"\bon (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"),
+        re.compile(
+            r"\bon (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+            r"(?! (?:mornings|afternoons|evenings|nights))"  # "on Thursday evenings": every week
+        ),
         lambda m, t, p: _weekday(t, m[1], ""),
     ),
 ]

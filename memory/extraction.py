@@ -10,6 +10,7 @@ words are dropped; what the model missed about the user is kept as the user said
 
 from __future__ import annotations
 
+import calendar
 import logging
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from memory.dates import Period, absolute, periods
 from memory.wording import (
+    BASE_VERBS,
     FIRST_PERSON,
     IRREGULAR_PAST,
     MODALS,
@@ -48,16 +50,20 @@ ATTRIBUTES = (
 )  # fmt: skip
 ATTRIBUTE_PATTERNS = (
     ("home", re.compile(r"\b(lives?|living|moved|moving|relocated) (in|to)\b|\bhome(town)? is\b", re.I)),
-    ("workplace", re.compile(r"\bworks? (at|for)\b|\bemployed (at|by)\b", re.I)),
+    ("workplace", re.compile(
+        r"\bworks? (at|for)\b|\bemployed (at|by)\b"
+        r"|\bstart(?:s|ed|ing)? (?:a (?:new )?job |work(?:ing)? )?at\b(?! \d)",
+        re.I,
+    )),
     ("job", re.compile(r"\bworks? as\b|\b(job|profession|occupation) is\b", re.I)),
     ("name", re.compile(r"\bname is\b|\b(is|are) called\b|\bgoes by\b", re.I)),
     ("age", re.compile(r"\b\d+ years? old\b|\bage is\b", re.I)),
-    ("birthday", re.compile(r"\bbirthday\b|\bborn on\b", re.I)),
+    ("birthday", re.compile(r"\bbirthday\b|\bborn on\b|\bturns? \d+\b", re.I)),
     ("diet", re.compile(r"\b(vegetarian|vegan|pescatarian|gluten-free|diet)\b", re.I)),
 )  # fmt: skip
 """How a fact's wording shows its attribute; the small model's own choice is less reliable for these."""
 
-DATED = frozenset({"event", "plan", "trip"})
+DATED = frozenset({"event", "plan", "trip", "birthday"})
 """Attributes whose facts happen at a time."""
 
 FACTS_SCHEMA: dict[str, Any] = {
@@ -110,7 +116,8 @@ ABOUT_USER = re.compile(r"\bthe user\b", re.IGNORECASE)
 ABOUT_THE_CHAT = re.compile(
     r"\b(?:(?:told|tell|telling|asked|mentioned|said to|asking) (?:you|sena)|introduce (?:myself|themselves)"
     r"|what (?:i|the user) said|beg (?:your|the) pardon|wrote(?=:)"
-    r"|(?:embarrassed|afraid|ashamed|silly|dumb|stupid) to ask|(?:keep|get) (?:\w+ ){0,3}straight"
+    r"|(?:embarrassed|afraid|ashamed|silly|dumb|stupid|sorry) to (?:ask|say|admit)|(?:keep|get) (?:\w+ ){0,3}straight"
+    r"|(?:am|is|was|were|get|got|feel|felt|i'm|im) (?:\w+ )?(?:stumped|confused|puzzled|baffled|clueless)"
     r"|(?:always|never|keeps?) (?:forget|forgetting|remember|mixing)|(?:just|i'm|the user is) (?:curious|wondering)"
     r"|you|your|yours)\b",
     re.IGNORECASE,
@@ -118,20 +125,49 @@ ABOUT_THE_CHAT = re.compile(
 """A statement about the conversation itself ("I told you Vancouver", "I'm almost embarrassed to
 ask", "I can never keep that one straight", "I hope you'll forgive the long message"), not about
 the user's life: once "I" and "my" are "the user", a "you" is the assistant."""
-SAID_CLAUSE = re.compile(r"\s*(?:[,;:]|\s-\s|\b(?:and|but|so|because|since|though|although|while)\b)\s*", re.I)
-"""Where a statement kept as said is cut, so each clause is checked (and kept) on its own."""
-VERBS = "|".join(sorted(MODALS | IRREGULAR_PAST | {"is", "are", "am", "was", "were", "has", "have", "does", "do"}))
+ANAPHORA = re.compile(r"\b(?:it|them|the two|both|these|those|this one|that one|either one|which one)\b", re.I)
+HEDGES = frozenset(
+    "always never still rather really quite ngl lol haha honestly just kinda sorta totally completely ever "
+    "confess confesses admit admits two both these those either one".split()
+)
+TIME_WORDS = re.compile(
+    rf"\b(?:\d{{4}}|{'|'.join(m.lower() for m in calendar.month_name if m)}|morning|afternoon|evening|tonight|"
+    r"today|yesterday|week|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE,
+)
+
+
+def remark(text: str) -> bool:
+    """Whether a statement is about the conversation, not the user's life: `ABOUT_THE_CHAT`, or a
+    remark that only points back at what is asked ("I have always rather muddled the two", "i
+    always mess it up ngl", "I came across it this morning"): a pronoun for the question's topic
+    and at most two words of its own beside hedges and times."""
+    if ABOUT_THE_CHAT.search(text):
+        return True
+    if not ANAPHORA.search(text):
+        return False
+    return len(content_words(TIME_WORDS.sub(" ", text)) - HEDGES) <= 2
+
+
+SAID_CLAUSE = re.compile(
+    r"\s*(?:[,;:]|\s-\s|\b(?:and(?! their family\b)|but|so|because|since|though|although|while)\b)\s*", re.I
+)
+"""Where a statement kept as said is cut, so each clause is checked (and kept) on its own; "the
+user and their family" (what "we" becomes) stays one subject."""
+BE_HAVE_DO = {"is", "are", "am", "was", "were", "has", "have", "does", "do"}
+VERBS = "|".join(sorted(MODALS | IRREGULAR_PAST | BASE_VERBS | BE_HAVE_DO))
 FINITE = re.compile(rf"\b(?:{VERBS}|\w+n't|\w{{2,}}s|\w{{2,}}ed)\b", re.IGNORECASE)
 """Something like a verb: a clause kept as said must state something ("The user's sister's name
 again" does not)."""
+AUXILIARY = re.compile(r"^(?:has|have|had|is|are|was|were|been|being|will|would|can|could|should|shall)\b", re.I)
 FILLER = re.compile(
-    r"^(?:\W*\b(?:honestly|actually|wait|so|well|ok|okay|oh|also|anyway|btw|correction|hey|hi|hello|yeah|yes|no|lol)\b)+\W*",
+    r"^(?:\W*\b(?:honestly|actually|wait|so|well|ok|okay|oh|also|anyway|btw|correction|update|hey|hi|hello|yeah|yes|no|lol)\b)+\W*",
     re.IGNORECASE,
 )
 SELF = re.compile(
     rf"\b({FIRST_PERSON}"
     r"|yo|mi|mis|soy|tengo|je|j'ai|mon|ma|mes|moi|ich|mein|meine|meinen|meinem|meiner|mir|mich|wir|unser|unsere"
-    r"|eu|meu|minha|meus|minhas|mio|miei|sono|mera|meri|mere)\b",
+    r"|eu|meu|minha|meus|minhas|mio|miei|sono|mera|meri|mere|ik|mijn|mij|wij|onze)\b",
     re.IGNORECASE,
 )
 """The user speaking of themselves, in English and in the first person of a few languages people
@@ -164,6 +200,27 @@ SENTENCE = re.compile(r"[^.!?\n\u2600-\u27bf\U0001f300-\U0001faff]+[.!?\u2600-\u
 """A sentence; an emoji ends one too ("yo its jayden 😅 wats a good caption")."""
 
 
+ABBREVIATION = re.compile(r"\b(St|Dr|Mr|Mrs|Ms|Mt|Jr|Sr|Prof|vs|approx|e\.g|i\.e)\.", re.IGNORECASE)
+"""A full stop that does not end a sentence ("12-hr shifts at St. Luke's")."""
+ASIDE = re.compile(r"\(([^()]{1,40}?)[!?.]+\)")
+"""An aside in brackets with its own stop ("The day after tomorrow (overmorgen!) my opa turns 90")."""
+TAG_QUESTION = re.compile(
+    r"\s+(?=(?:is|are|was|should|could|can|do|does|will|would) (?:that|this|it|he|she|they|i|we)\b)"
+)
+"""Where a run-on question starts without a comma ("hes 3 yrs old and usually eats | is that bad??")."""
+APPOSITION = re.compile(r"\b((?i:my|our|his|her|their|mijn|onze) (?:[\w-]+ ){0,2}[\w-]+), ([A-Z][\w'-]+),")
+"""A relative named between commas ("our son, Christopher, has been made a partner"): read as one
+subject, so the clauses cut at commas keep it."""
+
+
+def sentences(user_text: str) -> list[str]:
+    """The message's sentences, with stops that do not end one (abbreviations, bracketed asides) kept
+    inside, and a named relative between commas read as one subject."""
+    protected = ASIDE.sub(r"(\1)", ABBREVIATION.sub(lambda m: m[1] + "\u2024", user_text))
+    found = [APPOSITION.sub(r"\1 \2", s).replace("\u2024", ".") for s in SENTENCE.findall(protected)]
+    return [s for s in found if s.strip()]
+
+
 def statement_parts(user_text: str) -> list[str]:
     """The parts of a message that may state something about the user.
 
@@ -175,8 +232,8 @@ def statement_parts(user_text: str) -> list[str]:
     sentence.
     """
     kept = []
-    for sentence in SENTENCE.findall(user_text):
-        clauses = [c.strip() for c in CLAUSE.split(sentence)]
+    for sentence in sentences(user_text):
+        clauses = [c.strip() for part in CLAUSE.split(sentence) for c in TAG_QUESTION.split(part)]
         asking = sentence.rstrip().endswith("?") or any(ASKS.match(c) for c in clauses)
         for clause in clauses if asking else [sentence.strip()]:
             if not clause or clause.endswith("?") or ASKS.match(clause):
@@ -264,7 +321,7 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
     candidates: list[tuple[str, dict[str, Any]]] = []
     for item in found:
         text = whose(resolve_pronouns(third_person(str(item.get("text") or "").strip())), clauses)
-        if not text or ABOUT_THE_CHAT.search(text) or not FINITE.search(text):
+        if not text or remark(text) or not FINITE.search(text):
             continue  # a remark about the chat, or a fragment ("The user's daughter Emi")
         if not grounded(text, source):
             log.info("dropping ungrounded fact %r", text)
@@ -283,7 +340,7 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
         kind, attribute, subject = (str(item.get(key)) for key in ("kind", "attribute", "subject"))
         facts.append(make_fact(text, kind, attribute, subject, now, rewritten, named))
     for fragment in fragments:  # "Paramedic." kept in the user's words when the model read a fact in it
-        if ABOUT_THE_CHAT.search(fragment):
+        if remark(fragment):
             continue  # "Sorry if this is a dumb question, hope you don't mind."
         texts = [str(item.get("text") or "") for item in found]
         if any(from_fragment(text, fragment, foreign(fragment)) for text in texts) and not covered(fragment, facts):
@@ -293,8 +350,8 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
     if name and not any(f.attribute == "name" and name.lower() in f.text.lower() for f in facts):
         facts.append(make_fact(f"The user's name is {name}", "fact", "name", "user", now, rewritten, named))
     for clause in clauses:
-        if not ABOUT_USER.search(clause) or ABOUT_THE_CHAT.search(clause) or ASKS.match(clause):
-            continue
+        if not ABOUT_USER.search(clause) or remark(clause) or ASKS.match(clause) or AUXILIARY.match(clause):
+            continue  # not about the user, a remark, a question, or a predicate cut from its subject
         if len(content_words(clause)) >= 2 and FINITE.search(clause) and not covered(clause, facts):
             text = clause[:1].upper() + clause[1:] + "."
             facts.append(make_fact(text, "fact", "other", subject_of(text), now, rewritten, named))

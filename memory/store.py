@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 
 from config.settings import MemorySettings, Settings
+from memory.asked import asked_attributes
 from memory.conversations import ConversationIndex
 from memory.dates import period_in
 from memory.embedder import DIMENSIONS, MiniLMEmbedder
@@ -289,8 +290,9 @@ class MemoryStore:
         """The memories that best answer `query`: dense and keyword rankings fused (memory/hybrid.py),
         plus the memories dated in the period the query names, if any (relative to `now`).
 
-        A memory is returned when its similarity reaches the threshold or it shares a topic word
-        with the query; newer ones move up among close matches. Each record's score is its
+        A memory is returned when its similarity reaches the threshold, it shares a topic word
+        with the query, or it was learned with an attribute the query asks about ("what am I
+        called?": the name); newer ones move up among close matches. Each record's score is its
         cosine similarity to the query.
         """
         limit = limit or self.settings.search_limit
@@ -302,14 +304,25 @@ class MemoryStore:
             )
         by_keyword = self.settings.keyword_weight > 0  # a keyword hit counts only when keywords count at all
         keyword = self.lexical.search(query, user_id, "fact", limit=max(4 * limit, 20)) if by_keyword else []
-        hits = {str(h.id): h for h in dense}
+        attributes = asked_attributes(query)
+        if attributes:
+            with self._lock:
+                asked = self._memory.vector_store.search(
+                    query=query,
+                    vectors=vector,
+                    top_k=limit,
+                    filters={**self._filters(user_id), "attribute": {"in": attributes}},
+                )
+        else:
+            asked = []
+        hits = {str(h.id): h for h in [*dense, *asked]}
         missing = [i for i, _ in keyword if i not in hits]
         with self._lock:
             for item in missing:
                 found = self._memory.vector_store.get(vector_id=item)
                 if found is not None:
                     hits[item] = found
-        similarities = {str(h.id): float(h.score) for h in dense}
+        similarities = {str(h.id): float(h.score) for h in [*dense, *asked]}
         if late := [i for i in missing if i in hits]:
             vectors = self.embedder.embed_array([str(hits[i].payload.get("data") or "") for i in late])
             similarities.update(zip(late, (vectors @ np_array(vector)).tolist(), strict=True))
@@ -326,6 +339,7 @@ class MemoryStore:
             self.settings.keyword_weight,
             self.settings.recency_weight,
             limit,
+            [str(h.id) for h in asked],
         )
         return [_record({**_payload_item(hits[i]), "score": round(similarities.get(i, 0.0), 4)}) for i in chosen]
 

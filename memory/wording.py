@@ -57,7 +57,7 @@ NOT_NAMES = frozenset(
 """Words a capital does not make a name: nationalities, days, months, and German nouns after "im"
 ("im Herbst" is "in the autumn", not "I'm Herbst")."""
 NAME = r"([A-Z][a-z'-]+(?: [A-Z][a-z'-]+)?)"
-GREETING = r"hi|hey|hello|yo|hiya|heya|sup|hola|ola|olá|oi|bonjour|salut|hallo|moin|servus|ciao|namaste"
+GREETING = r"hi|hey|hello|yo|hiya|heya|sup|hola|ola|olá|oi|bonjour|salut|hallo|hoi|hej|moin|servus|ciao|namaste"
 NOT_LOWER_NAMES = frozenset(
     "me you him her us them it here there back home done ready late early tired bored sick busy stuck lost sad "
     "happy stressed free awake up fine good great well ok okay sorry new again raining cold hot".split()
@@ -68,9 +68,9 @@ INTRODUCTIONS = (
     re.compile(rf"(?:^|[,.!]\s*|\b(?i:{GREETING})\W+){NAME},? (?i:here)\b"),
     re.compile(
         rf"\b(?i:soy|me llamo|mi nombre es|je m'appelle|ich heiße|ich heisse|mein name ist|"
-        rf"eu sou|me chamo|meu nome é|mi chiamo|sono|mera naam|mera naam hai)\s+{NAME}"
+        rf"eu sou|me chamo|meu nome é|mi chiamo|sono|mera naam|mera naam hai|ik heet|mijn naam is)\s+{NAME}"
     ),
-    re.compile(rf"\b(?i:ich bin|je suis)\s+{NAME}(?=\s*(?:[,.!;]|$|(?i:und|and|et|hier|here)\b))"),
+    re.compile(rf"\b(?i:ich bin|je suis|ik ben)\s+{NAME}(?=\s*(?:[,.!;]|$|(?i:und|and|et|en|hier|here)\b))"),
     re.compile(
         rf"^\W*(?i:{GREETING})\W+(?i:it's|its|it is|this is|i'm|im)\s+([a-z][a-z'-]+)(?=\s*(?:$|here\b|[^\w\s']))"
     ),
@@ -169,7 +169,13 @@ STATES = frozenset(
     "divorced widowed retired unemployed tired exhausted worried scared stressed obsessed terrified new "
     "left-handed diabetic celiac coeliac colorblind deaf".split()
 )
-"""First words of a clause said without its "I'm" ("Nervous about the hills", "Vegetarian")."""
+"""First words of a clause said without its "I'm" ("Nervous about the hills", "Vegetarian"); a
+verb in -ing opens one too ("Training for a half marathon"), unless it is one of `ING_NOUNS`."""
+ING_NOUNS = frozenset(
+    "wedding morning evening ceiling spring string thing nothing something anything everything king ring sibling "
+    "meeting building feeling painting clothing pudding darling housing parking ending beginning during "
+    "evening's morning's wedding's offspring earring stuffing icing filling bedding".split()
+)
 OWNED = frozenset(
     f"{FEMALE}|{MALE}|sis|bro|cousin|kids|kid|twins|family|partner|fiance|wife's|husband's|flatmate|roommate|"
     "dog|cat|puppy|kitten|pup|rabbit|bunny|hamster|parrot|budgie|horse|pony|tortoise|turtle|fish|"
@@ -192,10 +198,16 @@ FOREIGN = frozenset(
     "yo tú el los las un una y es son en con por para mi mis tengo soy que pero muy también "
     "je nous le les une et est sont du des avec pour mon ma mes j'ai suis mais très aussi "
     "eu os um uma é com meu minha não também muito "
-    "io il gli è per mio sono ho anche molto".split()
+    "io il gli è per mio sono ho anche molto "
+    "ik mijn mij wij onze het een niet ook maar heel echt toch eigenlijk heb heeft".split()
 )
+FOREIGN_SELF = frozenset(
+    "ich mein meine meinen unser unsere mi mis yo mon j'ai je eu meu minha mio mia ik mijn onze".split()
+)
+"""A sentence opening with one of these ("Mijn zus Lotte is zwanger!") is in another language's
+first person, which the English rewriting would get wrong, however few other words it has."""
 """Function words of a few languages people mix into English (German, Spanish, French,
-Portuguese, Italian); words they share with English ("a", "in", "die") are left out or rare."""
+Portuguese, Italian, Dutch); words they share with English ("a", "in", "die") are left out or rare."""
 
 
 def foreign(sentence: str) -> bool:
@@ -206,6 +218,8 @@ def foreign(sentence: str) -> bool:
         return False
     english = sum(w in ENGLISH for w in words)
     other = sum(w in FOREIGN for w in words)
+    if words[0] in FOREIGN_SELF:
+        return english <= other + 1
     return other >= 2 and other > english
 
 
@@ -221,7 +235,7 @@ def own_voice(clause: str) -> str | None:
     first = re.sub(r"\W+$", "", words[0]).lower() if words else ""
     if first in BASE_VERBS or first in IRREGULAR_PAST or (re.search(r"[^e]ed$", first) and len(words) > 1):
         return f"I {clause[:1].lower()}{clause[1:]}"
-    if first in STATES:
+    if first in STATES or (first.endswith("ing") and len(words) > 1 and first not in ING_NOUNS):
         return f"I'm {clause[:1].lower()}{clause[1:]}"
     if first.removesuffix("'s") in OWNED:
         return f"my {clause[:1].lower()}{clause[1:]}"

@@ -259,7 +259,19 @@ async def test_a_statement_the_model_missed_is_kept_in_the_users_words_about_the
     [
         (
             "Our elderly cat, Marmaduke, has stopped eating his dry food; what might be wrong?",
-            "Our elderly cat, Marmaduke, has stopped eating his dry food.",  # the commas inside the fact stay
+            "Our elderly cat Marmaduke has stopped eating his dry food.",  # one subject: the name's commas go
+        ),
+        (
+            "ER nurse, 12-hr shifts at St. Luke's. Good crockpot stuff to leave going all day?",
+            "ER nurse, 12-hr shifts at St. Luke's.",  # an abbreviation's stop ends no sentence
+        ),
+        (
+            "The day after tomorrow (overmorgen!) my opa turns 90. Can you help with a speech?",
+            "The day after tomorrow (overmorgen) my opa turns 90.",  # nor does an aside's
+        ),
+        (
+            "my bearded dragon nacho hasnt eaten in like 2 days is that bad?? hes 3",
+            "my bearded dragon nacho hasnt eaten in like 2 days. hes 3.",  # a run-on question is cut off
         ),
         ("I teach maths to Year 9, so do you have a fun way to explain negatives?", "I teach maths to Year 9."),
         ("My dad, who is 70, has surgery Tuesday, what should he pack?", "My dad, who is 70, has surgery Tuesday."),
@@ -415,11 +427,24 @@ async def test_of_a_facts_variants_only_the_one_in_the_users_words_is_kept() -> 
     [
         "I'm almost embarrassed to ask, but what's the difference between affect and effect?",
         "I can never keep these straight: is it 'lie down' or 'lay down'?",
+        "how do u spell rhythm i always get it wrong lol",  # only a pronoun for what is asked
+        "What does 'petrichor' mean? I read it yesterday and, sorry to say, was completely stumped.",
+        "Is a tomato a fruit or a vegetable? I confess I have always muddled the two.",
     ],
 )
 async def test_a_remark_about_the_asking_itself_is_not_a_fact(said: str) -> None:
     model = ScriptedChatModel().enqueue(facts_reply())
     assert await extract_facts(model, said, THURSDAY) == []
+    invented = ScriptedChatModel().enqueue(facts_reply("The user read it yesterday", "The user always gets it wrong"))
+    assert await extract_facts(invented, said, THURSDAY) == []
+
+
+async def test_a_relative_named_between_commas_stays_the_subject_of_the_clause() -> None:
+    model = ScriptedChatModel().enqueue(facts_reply("Has been made a partner at the firm"))
+    said = "Great news yesterday: our son, Tomasz, has been made a partner at the firm where he works. Card ideas?"
+    facts = [f.text for f in await extract_facts(model, said, THURSDAY)]
+    assert not any(f.startswith("Has been") for f in facts)
+    assert any(f.startswith("The user's son Tomasz has been made a partner") for f in facts), facts
 
 
 async def test_the_framing_of_a_fragment_never_becomes_a_memory() -> None:
@@ -450,3 +475,23 @@ async def test_a_remark_to_the_assistant_is_not_a_fact() -> None:
 async def test_a_fragment_addressed_to_the_assistant_is_not_kept() -> None:
     model = ScriptedChatModel().enqueue(facts_reply("Hope you don't mind"))
     assert await extract_facts(model, "Hope you don't mind. Capital of Peru?", THURSDAY) == []
+
+
+@pytest.mark.parametrize(
+    ("fact", "attribute"),
+    [
+        ("The user starts at the garden centre on Monday instead", "workplace"),  # a new job replaces the old
+        ("The user starts at 9 on Mondays", None),  # a time, not a place
+        ("The user's grandmother turns 80 on 7 March 2026", "birthday"),
+    ],
+)
+def test_the_wording_shows_the_attribute(fact: str, attribute: str | None) -> None:
+    from memory.extraction import worded_attribute
+
+    assert worded_attribute(fact) == attribute
+
+
+async def test_we_stays_one_subject_when_the_statement_is_kept_as_said() -> None:
+    model = ScriptedChatModel().enqueue(facts_reply("The user lives in Utrecht, Netherlands"))  # "Netherlands": unsaid
+    facts = await extract_facts(model, "We live in Utrecht, near the canal. Fun things to show visitors?", THURSDAY)
+    assert [f.text for f in facts] == ["The user and their family live in Utrecht."]

@@ -100,3 +100,19 @@ def test_keywords_and_periods_join_the_ranking_and_older_stores_are_indexed(
     store = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
     assert store.lexical.count("fact") == 4 and store.lexical.count("exchange") == 0
     store.close()
+
+
+def test_a_question_about_an_attribute_finds_the_memory_learned_with_it(
+    settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    store = MemoryStore.open(settings.memory, settings.data_dir, ScriptedChatModel(), embedder)
+    name = store.add("The user's name is Wilhelmina Okafor", "u1", metadata={"subject": "user", "attribute": "name"})
+    for filler in ("The user called the plumber about the sink", "The user's phone is called Pixel", "The user bakes"):
+        store.add(filler, "u1", metadata={"subject": "user", "attribute": "other"})
+    store.add("The user's name is Bo", "u2", metadata={"subject": "user", "attribute": "name"})
+    store.add("The user's name is Wilhelmina Okafor", "u3", metadata={"subject": "user", "attribute": "other"})
+    question = "what am I called again?"
+    assert store.search(question, "u3", threshold=0.5) == []  # by meaning alone it is too far...
+    assert [h.id for h in store.search(question, "u1", limit=1, threshold=0.5)] == [name.id]  # ...the attribute
+    assert all("Bo" not in h.text for h in store.search(question, "u1", threshold=0.0))  # never another user's
+    store.close()

@@ -40,7 +40,16 @@ def test_relative_dates_become_absolute(said: str, becomes: str, start: str, end
     assert period is not None and (period.start.isoformat(), period.end.isoformat()) == (start, end)
 
 
-@pytest.mark.parametrize("said", ["I fall asleep late", "spring rolls are my favourite", "you may be right"])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I fall asleep late",
+        "spring rolls are my favourite",
+        "you may be right",
+        "I swim on Wednesday mornings",  # every week, not one date
+        "choir is on Mondays",
+    ],
+)
 def test_words_that_only_look_like_dates_stay(said: str) -> None:
     assert absolute(said, THURSDAY) == (said, None)
 

@@ -74,6 +74,8 @@ def test_a_pronoun_names_the_relative_just_mentioned(said: str, fact: str) -> No
         ("Hallo! Ich bin Annika, Annika Vogel.", "Annika"),
         ("Ich bin Bauingenieurin bei einem Büro", None),  # German nouns take a capital
         ("Mein Bruder bekommt Zwillinge im Herbst", None),  # "im" is "in the", not "I'm"
+        ("Hoi! Ik ben Femke, trouwens.", "Femke"),
+        ("Ik ben Verpleegkundige bij het ziekenhuis", None),  # a job, capitalised by mistake
     ],
 )
 def test_an_introduction_gives_a_name(said: str, name: str | None) -> None:
@@ -97,6 +99,8 @@ def test_an_introduction_reads_as_the_fact_it_gives() -> None:
         ("Luke moved to Oslo.", "Luke moved to Oslo."),  # someone else is the subject
         ("The trade fair is in Porto now.", "The trade fair is in Porto now."),
         ("I live in Leeds.", "The user lives in Leeds."),
+        ("Training for a half marathon.", "The user is training for a half marathon."),
+        ("Wedding in June.", None),  # a noun in -ing is no verb
         ("Paramedic.", None),  # a bare fragment: its words alone do not say what it states
         ("Need a two-line bio for a climbing gym profile.", None),  # a request, not "the user needs"
     ],
@@ -115,6 +119,7 @@ def test_a_dropped_subject_is_put_back(said: str, fact: str | None) -> None:
         ("I live in Leeds and I love it.", False),
         ("Die Hard is my favourite film and I watch it every year.", False),
         ("Mi hermana Valentina se casa in Bogotá and I am so excited.", False),  # as much English: rewritten
+        ("Mijn oom Kees is gepensioneerd!", True),  # another language's "my" and hardly any English
     ],
 )
 def test_a_sentence_mostly_in_another_language_is_recognised(sentence: str, other: bool) -> None:
