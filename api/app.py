@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.events import BusLogHandler, EventBus
 from api.routers import chat, debug, extensions, memory, telemetry, threads
 from api.security import Guard, error_response
-from api.turns import TurnRunner
 from config.settings import Settings, load_settings
 from extensions.host import SandboxHost
 from graph.session import open_sena
@@ -46,7 +45,7 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
             async with open_sena(settings, models=models) as sena:
                 app.state.sena = sena
                 app.state.bus = bus
-                app.state.runner = TurnRunner(sena, bus)
+                sena.listeners.append(bus.forward)  # every turn's node events, whoever runs it
                 if isinstance(sena.services.extensions, SandboxHost):
                     sena.services.extensions.subscribe(bus.forward)
                 if sena.services.learner is not None:

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.events import EventBus
-from api.turns import TurnRunner
 from config.settings import Settings
 from extensions.host import SandboxHost
 from graph.session import Sena
@@ -22,11 +21,6 @@ def get_sena(request: Request) -> Sena:
 def get_bus(request: Request) -> EventBus:
     bus: EventBus = request.app.state.bus
     return bus
-
-
-def get_runner(request: Request) -> TurnRunner:
-    runner: TurnRunner = request.app.state.runner
-    return runner
 
 
 def get_settings(request: Request) -> Settings:
@@ -50,7 +44,6 @@ def get_extensions(request: Request) -> SandboxHost:
 
 SenaDep = Annotated[Sena, Depends(get_sena)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
-RunnerDep = Annotated[TurnRunner, Depends(get_runner)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MemoryDep = Annotated[MemoryStore, Depends(get_memory)]
 ExtensionsDep = Annotated[SandboxHost, Depends(get_extensions)]

@@ -62,6 +62,10 @@ class ChatSession:
             self.out.print(f"[dim]< {event['node']} {event['duration_ms']:.1f} ms{summary}[/dim]")
         elif self.verbose and kind == "node_error":
             self.out.print(f"[red]x {event['node']}: {event['error']}: {event['message']}[/red]")
+        elif kind == "turn_queued":
+            self.out.print("[dim](another turn of this thread is running; yours comes next)[/dim]")
+        elif kind == "turn_resumed":
+            self.out.print("[yellow]The last turn of this thread was interrupted; finishing it first.[/yellow]")
         elif kind == "extension_disabled":
             self.out.print(f"\n[yellow]! {event['message']}[/yellow]")
         elif self.verbose and kind == "extension_run":
@@ -85,14 +89,18 @@ class ChatSession:
             )
 
     async def run_turn(self, text: str | None, extensions: tuple[str, ...] = ()) -> None:
-        if text is not None and await self.sena.interrupted(self.thread_id):
-            self.out.print("[yellow]Finishing the turn that stopped first.[/yellow]")
-            await self.run_turn(None)
+        """Run a turn (`None`: only finish the thread's interrupted one, if any) and show it."""
         self.answering = False
+        shown = False
         async for event in self.sena.turn(self.thread_id, text, self.overrides, extensions):
+            if event["event"] == "turn_start" and self.answering:  # the resumed turn's answer ends here
+                sys.stdout.write("\n")
+                self.answering = False
             self.show_event(event)
-        sys.stdout.write("\n")
-        sys.stdout.flush()
+            shown = shown or event["event"] == "token"
+        if shown:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
 
     async def command(self, line: str) -> bool:
         """Handle a slash command; return False when the user wants to leave."""
@@ -175,9 +183,7 @@ class ChatSession:
             )
         else:
             self.out.print(f"[dim]New thread {self.thread_id}.[/dim]")
-        if await self.sena.interrupted(self.thread_id):
-            self.out.print("[yellow]The last turn of this thread was interrupted; finishing it now.[/yellow]")
-            await self.run_turn(None)
+        await self.run_turn(None)  # finishes a turn a crash cut short, if there is one
 
 
 def preflight(settings: Settings, out: Console) -> bool:

@@ -117,16 +117,9 @@ def fork(
     ] = None,
 ) -> None:
     """Edit a past state and continue from it as a new branch; the original branch stays."""
-    from nodes.classify_intent import intent_record
 
     async def work(sena: Sena) -> tuple[str, list[dict[str, Any]]]:
-        settings = sena.services.settings
-        values = T.parse_assignments(assignments)
-        if isinstance(values.get("intent"), str):
-            if values["intent"] not in settings.intent_routing.intents:
-                raise ValueError(f"no intent {values['intent']!r}; see intent_routing in config/models.yaml")
-            values["intent"] = intent_record(settings.intent_routing, values["intent"], 1.0, "rules")
-        return await T.fork(sena.graph, thread, checkpoint, values, as_node)
+        return await sena.fork(thread, checkpoint, T.parse_assignments(assignments), as_node)
 
     head, events = with_sena(work)
     answer = "".join(e["text"] for e in events if e["event"] == "token")

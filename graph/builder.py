@@ -16,8 +16,8 @@ from langgraph.types import RetryPolicy
 from graph.events import instrument
 from graph.recovery import end_turn, is_transient, recover_generation, skip_step
 from graph.services import Services
-from graph.state import TURN_RESET, MemoryPlan, SenaContext, SenaState
-from nodes.classify_intent import classify_intent, intent_record
+from graph.state import TURN_RESET, MemoryPlan, SenaContext, SenaState, intent_record
+from nodes.classify_intent import classify_intent
 from nodes.decide_memory import decide_memory
 from nodes.extract_learnings import extract_learnings
 from nodes.generate import generate

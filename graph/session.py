@@ -10,9 +10,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -22,7 +22,7 @@ from langgraph.types import StateSnapshot
 from config.settings import Settings
 from graph.builder import build_graph
 from graph.services import Services, build_services
-from graph.state import SenaContext, SenaState, turn_input, window_size
+from graph.state import SenaContext, SenaState, intent_record, turn_input, window_size
 from graph.tracing import LocalTraceSink
 from ops.errors import classify
 from providers.model_files import Progress
@@ -30,6 +30,7 @@ from providers.registry import ChatModels
 from storage.checkpointer import open_checkpointer
 from storage.compaction import Compactor, PostgresCompactor, SqliteCompactor
 from storage.conversations import TurnRecord
+from storage.thread_locks import Held, PostgresThreadLocks, SqliteThreadLocks, ThreadLocks
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,28 @@ Event = dict[str, Any]
 
 @dataclass
 class Sena:
+    """A running Sena, and the one place a turn's rules live.
+
+    Every surface (local chat, remote chat through the API, the API's JSON and SSE routes, the
+    studio, `sena turns fork`) runs a turn through `turn()` (or `fork()`), so they all get:
+
+    - one turn at a time per thread: queued in this process by an `asyncio.Lock`, across
+      processes by `locks` (a row in `sena.db`, or a PostgreSQL advisory lock);
+    - a turn of the thread that a crash cut short finished first (`turn_resumed`), so nothing
+      the user said is lost; checked only when another process may have left one;
+    - the turn's result (`turn_end`) read from the state it streamed, under the lock, so a
+      queued turn cannot overwrite it first.
+    """
+
     graph: CompiledStateGraph[SenaState, SenaContext, Any, Any]
     services: Services
     traces: LocalTraceSink | None = None
     compactor: Compactor | None = None
+    locks: ThreadLocks | None = None
+    listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    """Hear every event of every turn but the tokens (the API's debug feed)."""
+    _local: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _finished: set[str] = field(default_factory=set)  # threads whose last turn ran to the end here
 
     def _config(self, thread_id: str) -> Any:
         return {"configurable": {"thread_id": thread_id}}
@@ -56,6 +75,21 @@ class Sena:
             extensions=extensions,
         )
 
+    @asynccontextmanager
+    async def hold(self, thread_id: str) -> AsyncIterator[Held]:
+        """The thread, to this caller alone: this process's lock, then the cross-process one."""
+        async with self._local.setdefault(thread_id, asyncio.Lock()):
+            if self.locks is None:
+                yield Held(waited=False, untouched=False)
+            else:
+                async with self.locks.hold(thread_id) as held:
+                    yield held
+
+    def busy(self, thread_id: str) -> bool:
+        """Whether a turn of the thread is running in this process or, as far as can be told, another."""
+        lock = self._local.get(thread_id)
+        return bool(lock and lock.locked()) or (self.locks is not None and self.locks.busy(thread_id))
+
     async def turn(
         self,
         thread_id: str,
@@ -63,15 +97,68 @@ class Sena:
         model_overrides: dict[str, str] | None = None,
         extensions: tuple[str, ...] = (),
         at: float | None = None,
+        resumed_tokens: bool = True,
     ) -> AsyncIterator[Event]:
-        """Run one turn (or, with `text=None`, finish an interrupted one) and yield its events.
+        """Run one turn and yield its events, ending with `turn_end` and the turn's summary; with
+        `text=None`, only finish the thread's interrupted turn, if it has one.
 
-        `extensions` are run whatever the intent (the chat's `/ext NAME ...`); `at` dates the
-        message (default: now), which is when its "next week" is counted from."""
+        `turn_queued` comes first when another turn holds the thread; `turn_resumed` announces
+        an interrupted turn being finished (its tokens are yielded too unless `resumed_tokens` is
+        False). `extensions` are run whatever the intent (the chat's `/ext NAME ...`); `at` dates
+        the message (default: now), which is when its "next week" is counted from."""
+        if self.busy(thread_id):
+            yield self._heard({"event": "turn_queued", "thread_id": thread_id})
+        async with self.hold(thread_id) as held:
+            if not (held.untouched and thread_id in self._finished) and await self.interrupted(thread_id):
+                yield self._heard({"event": "turn_resumed", "thread_id": thread_id})
+                async for event in self._run(thread_id, None, {}):
+                    if resumed_tokens or event["event"] != "token":
+                        yield event
+            if text is None:
+                return
+            yield self._heard({"event": "turn_start", "thread_id": thread_id, "message": text[:200]})
+            started, final = time.perf_counter(), dict[str, Any]()
+            async for event in self._run(thread_id, text, final, model_overrides, extensions, at):
+                yield event
+            yield self._heard({"event": "turn_end", **summary(thread_id, final, time.perf_counter() - started)})
+
+    async def fork(
+        self, thread_id: str, checkpoint: str, values: dict[str, Any], as_node: str | None = None
+    ) -> tuple[str, list[Event]]:
+        """Write edited state onto a past checkpoint as a new branch and continue it, under the
+        thread's lock like any turn; an `intent` given by name becomes its configured record."""
+        from graph.turns import fork
+
+        values = with_intent_record(values, self.services.settings)
+        async with self.hold(thread_id):
+            self._finished.discard(thread_id)
+            head, events = await fork(self.graph, thread_id, checkpoint, values, as_node)
+            self._finished.add(thread_id)
+        return head, events
+
+    def _heard(self, event: Event) -> Event:
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener never breaks a turn
+                log.warning("event listener failed on %s", event.get("event"), exc_info=True)
+        return event
+
+    async def _run(
+        self,
+        thread_id: str,
+        text: str | None,
+        final: dict[str, Any],
+        model_overrides: dict[str, str] | None = None,
+        extensions: tuple[str, ...] = (),
+        at: float | None = None,
+    ) -> AsyncIterator[Event]:
+        """Stream the graph for one turn (or the rest of an interrupted one, `text=None`); `final`
+        receives the state after the last step (streamed: no checkpoint read)."""
         telemetry = self.services.telemetry
         started = time.perf_counter()
         measured: list[Event] = []
-        final: dict[str, Any] = {}  # the state after the last step, streamed (no checkpoint read)
+        self._finished.discard(thread_id)
         try:
             if self.services.log is not None:
                 await asyncio.to_thread(self.services.log.touch_thread, thread_id)
@@ -84,18 +171,20 @@ class Sena:
                 stream_mode=["custom", "values"],
             ):
                 if mode == "values":
-                    final = cast(dict[str, Any], chunk)
+                    final.clear()
+                    final.update(cast(dict[str, Any], chunk))
                     continue
                 event = cast(Event, chunk)
                 if self.traces is not None:
                     self.traces.write(run_id, event)
                 if event["event"] in ("memory_search", "recovered"):
                     measured.append(event)
-                yield event
+                yield event if event["event"] == "token" else self._heard(event)
         except Exception as exc:
             if telemetry is not None:
                 telemetry.failure(thread_id, classify(exc))
             raise
+        self._finished.add(thread_id)
         if telemetry is not None:
             telemetry.turn(thread_id, final, measured, (time.perf_counter() - started) * 1000)
         await self.compact(thread_id)
@@ -182,6 +271,48 @@ def transcript(turns: list[TurnRecord]) -> list[BaseMessage]:
     return messages
 
 
+def summary(thread_id: str, values: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """A finished turn's answer and what went into it, from its final state."""
+    intent = values.get("intent") or {}
+    plan = values.get("memory_plan") or {}
+    return {
+        "thread_id": thread_id,
+        "answer": values.get("answer", ""),
+        "model_used": values.get("model_used", ""),
+        "processing_ms": round(seconds * 1000, 1),
+        "intent": intent.get("intent_type"),
+        "memory_reason": plan.get("reason"),
+        "memories": [
+            {"id": s["id"], "source": s["source"], "score": s["score"], "text": s["text"]}
+            for s in values.get("snippets") or []
+        ],
+        "extensions_used": [
+            {"name": r["name"], "ok": r["ok"], "duration_ms": r["duration_ms"]}
+            for r in values.get("extension_results") or []
+        ],
+        "errors": list(values.get("errors") or []),
+        "timings_ms": values.get("timings") or {},
+    }
+
+
+def with_intent_record(values: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Fork values with an intent given by name made into its configured record."""
+    values = dict(values)
+    routing = settings.intent_routing
+    if isinstance(values.get("intent"), str):
+        if values["intent"] not in routing.intents:
+            raise ValueError(f"no intent {values['intent']!r}; see intent_routing in config/models.yaml")
+        values["intent"] = intent_record(routing, values["intent"], 1.0, "rules")
+    return values
+
+
+def thread_locks(settings: Settings) -> ThreadLocks:
+    """The cross-process turn lock for where the checkpoints are (storage/thread_locks.py)."""
+    if settings.database.checkpointer == "postgres" and settings.database.postgres_url:
+        return PostgresThreadLocks(settings.database.postgres_url, settings.database.connect_timeout_s)
+    return SqliteThreadLocks.from_path(settings.database_path)
+
+
 @asynccontextmanager
 async def open_sena(
     settings: Settings, progress: Progress | None = None, models: ChatModels | None = None, upgrade: bool = True
@@ -195,14 +326,16 @@ async def open_sena(
         async with open_checkpointer(settings) as saver:
             traces = LocalTraceSink(settings.data_dir / "traces") if settings.telemetry.local_traces else None
             compactor = compactor_for(settings, saver, services)
+            locks = thread_locks(settings)
             try:
-                sena = Sena(build_graph(services, saver), services, traces, compactor)
+                sena = Sena(build_graph(services, saver), services, traces, compactor, locks)
                 if upgrade:
                     from graph.upkeep import upgrade_once
 
                     await upgrade_once(sena)
                 yield sena
             finally:
+                await locks.aclose()
                 if compactor is not None:
                     compactor.close()
         if services.learner is not None:

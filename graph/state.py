@@ -15,6 +15,8 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.config import get_config
 from langgraph.graph.message import add_messages
 
+from config.settings import IntentRoutingSettings
+
 
 class IntentRecord(TypedDict):
     intent_type: str
@@ -23,6 +25,19 @@ class IntentRecord(TypedDict):
     needs_memory: bool
     confidence: float
     source: Literal["rules", "examples", "router", "default"]
+
+
+def intent_record(routing: IntentRoutingSettings, intent: str, confidence: float, source: Any) -> IntentRecord:
+    """Build the record for `intent` from its configured route."""
+    route = routing.intents.get(intent) or routing.intents.get(routing.default_intent)
+    return IntentRecord(
+        intent_type=intent,
+        recommended_model=route.recommended_model if route else "fast",
+        required_extensions=list(route.required_extensions) if route else [],
+        needs_memory=route.needs_memory if route else True,
+        confidence=round(confidence, 3),
+        source=source,
+    )
 
 
 class MemoryPlan(TypedDict):

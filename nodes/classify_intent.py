@@ -15,24 +15,11 @@ from langgraph.runtime import Runtime
 
 from config.settings import IntentRoutingSettings
 from graph.services import Services
-from graph.state import TURN_RESET, IntentRecord, SenaContext, SenaState
+from graph.state import TURN_RESET, IntentRecord, SenaContext, SenaState, intent_record
 from nodes import last_user_text
 from nodes.intent_examples import ExampleIndex
 
 log = logging.getLogger(__name__)
-
-
-def intent_record(routing: IntentRoutingSettings, intent: str, confidence: float, source: Any) -> IntentRecord:
-    """Build the record for `intent` from its configured route."""
-    route = routing.intents.get(intent) or routing.intents.get(routing.default_intent)
-    return IntentRecord(
-        intent_type=intent,
-        recommended_model=route.recommended_model if route else "fast",
-        required_extensions=list(route.required_extensions) if route else [],
-        needs_memory=route.needs_memory if route else True,
-        confidence=round(confidence, 3),
-        source=source,
-    )
 
 
 def classify_by_rules(text: str, routing: IntentRoutingSettings) -> IntentRecord | None:

@@ -101,7 +101,7 @@ def test_chat_killed_mid_answer_keeps_the_message_and_finishes_the_turn_on_reope
     assert "> generate" in seen and "sena>" in seen, seen
     env["SENA_LLM__ROLES__FAST__MAX_TOKENS"] = "24"
     reopened = sena(["chat", "--thread", "crash"], "/history\n/exit\n", env)
-    assert "The last turn of this thread was interrupted; finishing it now." in reopened.stdout
+    assert "The last turn of this thread was interrupted; finishing it first." in reopened.stdout
     history = reopened.stdout.split("/history shows them.")[-1]
     assert f"you> {question}" in history and history.count("sena>") >= 2  # the finished answer, then /history
 

@@ -15,7 +15,7 @@ from graph import turns as T
 from graph.builder import build_graph
 from graph.recording import Recorder
 from graph.services import Services
-from nodes.classify_intent import intent_record
+from graph.state import intent_record
 from tests.fakes import ScriptedMemory, ScriptedModels, router_reply
 from tests.helpers import run_turn
 

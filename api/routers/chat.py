@@ -13,7 +13,7 @@ from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import RunnerDep, SenaDep, SettingsDep
+from api.deps import SenaDep, SettingsDep
 from api.params import ThreadIdField, ThreadIdQuery
 from ops.errors import turn_failure
 
@@ -48,35 +48,46 @@ class HistoryMessage(BaseModel):
 
 
 @router.post("")
-async def chat(request: ChatRequest, runner: RunnerDep) -> ChatAnswer:
+async def chat(request: ChatRequest, sena: SenaDep) -> ChatAnswer:
     """Run one turn and answer with the reply and what went into it."""
     started = time.perf_counter()
-    async for _ in runner.stream(
-        request.thread_id, request.message, request.model_overrides, tuple(request.extensions)
+    done: dict[str, Any] = {}
+    async for event in sena.turn(
+        request.thread_id, request.message, request.model_overrides, tuple(request.extensions), resumed_tokens=False
     ):
-        pass
-    return ChatAnswer(**await runner.summary(request.thread_id, started))
+        if event["event"] == "turn_end":
+            done = event
+    return ChatAnswer(**answer_fields(done, started))
 
 
 @router.post("/stream")
-async def chat_stream(request: ChatRequest, runner: RunnerDep, settings: SettingsDep) -> EventSourceResponse:
+async def chat_stream(request: ChatRequest, sena: SenaDep, settings: SettingsDep) -> EventSourceResponse:
     """Run one turn over SSE: `token` events, node events, then `done` with the metadata."""
 
     async def events() -> AsyncIterator[dict[str, str]]:
         started = time.perf_counter()
+        done: dict[str, Any] = {}
         try:
-            async for event in runner.stream(
+            async for event in sena.turn(
                 request.thread_id, request.message, request.model_overrides, tuple(request.extensions)
             ):
+                if event["event"] == "turn_end":
+                    done = event
                 yield {"event": event["event"], "data": json.dumps(event, default=str)}
         except Exception as exc:  # the checkpoint keeps the message (unless the disk is full); the client is told
             log.warning("turn on %s failed: %s", request.thread_id, exc)
-            failure = turn_failure(exc, saved=await runner.sena.saved(request.thread_id, request.message))
+            failure = turn_failure(exc, saved=await sena.saved(request.thread_id, request.message))
             yield {"event": "error", "data": json.dumps(failure.to_dict())}
             return
-        yield {"event": "done", "data": json.dumps(await runner.summary(request.thread_id, started), default=str)}
+        yield {"event": "done", "data": json.dumps(answer_fields(done, started), default=str)}
 
     return EventSourceResponse(events(), ping=settings.api.heartbeat_s)
+
+
+def answer_fields(turn_end: dict[str, Any], started: float) -> dict[str, Any]:
+    """The `turn_end` event's summary as the answer's fields, timed from the request (queueing included)."""
+    fields = {k: v for k, v in turn_end.items() if k != "event"}
+    return {**fields, "processing_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
 @router.get("/history")

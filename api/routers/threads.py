@@ -13,7 +13,6 @@ from api.deps import SenaDep
 from api.params import ID_PATTERN
 from graph import turns as T
 from graph.builder import build_graph
-from nodes.classify_intent import intent_record
 
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 
@@ -93,14 +92,8 @@ async def replay(thread_id: ThreadIdPath, body: ReplayRequest, sena: SenaDep) ->
 @router.post("/{thread_id}/fork")
 async def fork(thread_id: ThreadIdPath, body: ForkRequest, sena: SenaDep) -> dict[str, Any]:
     """Write edited state onto a past checkpoint as a new branch and continue from it."""
-    values = dict(body.values)
-    routing = sena.services.settings.intent_routing
-    if isinstance(values.get("intent"), str):
-        if values["intent"] not in routing.intents:
-            raise HTTPException(422, f"no intent {values['intent']!r}")
-        values["intent"] = intent_record(routing, values["intent"], 1.0, "rules")
     try:
-        head, events = await T.fork(sena.graph, thread_id, body.checkpoint, values, body.as_node)
+        head, events = await sena.fork(thread_id, body.checkpoint, body.values, body.as_node)
     except (LookupError, ValueError) as exc:
         raise looked_up(exc) from exc
     return {
