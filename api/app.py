@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -21,10 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.events import BusLogHandler, EventBus
 from api.routers import chat, debug, extensions, memory, telemetry, threads
+from api.routers import models as models_router
 from api.security import Guard, error_response
 from config.settings import Settings, load_settings
 from extensions.host import SandboxHost
-from graph.session import open_sena
+from graph.session import Sena, open_sena
 from ops.errors import SenaError, StorageFull, classify
 from providers.registry import ChatModels
 
@@ -33,25 +34,33 @@ VERSION = "0.1.0"
 DEBUG_PAGE = Path(__file__).with_name("debug.html")
 
 
-def create_app(settings: Settings | None = None, models: ChatModels | None = None) -> FastAPI:
-    settings = settings or load_settings()
+def create_app(settings: Settings | None = None, models: ChatModels | None = None, sena: Sena | None = None) -> FastAPI:
+    """The API over a Sena it opens (`sena serve`), or over a running one (`sena chat` serves its own)."""
+    settings = settings or (sena.services.settings if sena is not None else load_settings())
     bus = EventBus(settings.api.feed_buffer, settings.api.feed_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         handler = BusLogHandler(bus)
         logging.getLogger().addHandler(handler)
+        given = sena
+        opened = nullcontext(given) if given is not None else open_sena(settings, models=models)
         try:
-            async with open_sena(settings, models=models) as sena:
-                app.state.sena = sena
+            async with opened as running:
+                app.state.sena = running
                 app.state.bus = bus
-                sena.listeners.append(bus.forward)  # every turn's node events, whoever runs it
-                if isinstance(sena.services.extensions, SandboxHost):
-                    sena.services.extensions.subscribe(bus.forward)
-                if sena.services.learner is not None:
-                    sena.services.learner.listeners.append(bus.forward)
+                running.listeners.append(bus.forward)  # every turn's node events, whoever runs it
+                if isinstance(running.services.extensions, SandboxHost):
+                    running.services.extensions.subscribe(bus.forward)
+                if running.services.learner is not None:
+                    running.services.learner.listeners.append(bus.forward)
                 log.info("Sena API ready")
-                yield
+                try:
+                    yield
+                finally:
+                    running.listeners.remove(bus.forward)
+                    if running.services.learner is not None:
+                        running.services.learner.listeners.remove(bus.forward)
         finally:
             logging.getLogger().removeHandler(handler)
 
@@ -69,7 +78,8 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
-    for router in (chat.router, threads.router, memory.router, extensions.router, debug.router, telemetry.router):
+    routers = (chat, threads, memory, extensions, models_router, debug, telemetry)
+    for router in (r.router for r in routers):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/health", tags=["health"])

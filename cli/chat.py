@@ -5,185 +5,119 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
-from dataclasses import dataclass, field
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 from langchain_core.messages import HumanMessage
 from rich.console import Console
 from rich.markup import escape
 
+from cli.commands import CommandError, Memory, TurnView
+from cli.commands import chat_loop as chat_loop_for
 from cli.common import console, load_or_exit, model_progress, setup_logging
-from config.settings import ROLES, Settings
+from cli.serve import serving
+from config.settings import Settings
 from extensions.host import SandboxHost
-from graph.session import Event, Sena, open_sena
+from graph.session import Event, Sena, SwitchRefused, open_sena
+from memory.store import MemoryNotFound, MemoryStore
 from ops.errors import turn_failure
 from providers.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
-HELP = """Commands:
-  /help                 show this help
-  /exit, /quit          leave (Ctrl-D works too)
-  /model                show which model serves each role
-  /model ROLE NAME      serve ROLE (fast, critical, code, router) with model NAME
-  /thread [NAME]        show the current thread, or switch to NAME
-  /history              show this thread's messages
-  /verbose              toggle node events
-  /ext                  list the extensions
-  /ext NAME MESSAGE     run extension NAME on MESSAGE (parameters are taken from it)
-  /confirm [ID]         allow what an extension asked for (a delete); /deny [ID] refuses it"""
-
 
 @dataclass
-class ChatSession:
+class LocalFront:
+    """The chat's commands and turns on the Sena in this process (cli/commands.py)."""
+
     sena: Sena
     thread_id: str
-    verbose: bool
-    out: Console
-    overrides: dict[str, str] = field(default_factory=dict)
-    answering: bool = False
+    view: TurnView
 
-    def show_event(self, event: Event) -> None:
-        kind = event["event"]
-        if kind == "token":
-            if not self.answering:
-                self.answering = True
-                self.out.print("[bold magenta]sena>[/bold magenta] ", end="")
-            sys.stdout.write(event["text"])
-            sys.stdout.flush()
-        elif kind in ("model_error", "recovered"):
-            self.out.print(f"\n[yellow]! {event.get('message') or event.get('action')}[/yellow]")
-        elif self.verbose and kind == "node_start":
-            self.out.print(f"[dim]> {event['node']}[/dim]")
-        elif self.verbose and kind == "node_end":
-            summary = f" {event['summary']}" if event.get("summary") else ""
-            self.out.print(f"[dim]< {event['node']} {event['duration_ms']:.1f} ms{summary}[/dim]")
-        elif self.verbose and kind == "node_error":
-            self.out.print(f"[red]x {event['node']}: {event['error']}: {event['message']}[/red]")
-        elif kind == "turn_queued":
-            self.out.print("[dim](another turn of this thread is running; yours comes next)[/dim]")
-        elif kind == "turn_resumed":
-            self.out.print("[yellow]The last turn of this thread was interrupted; finishing it first.[/yellow]")
-        elif kind == "extension_disabled":
-            self.out.print(f"\n[yellow]! {event['message']}[/yellow]")
-        elif self.verbose and kind == "extension_run":
-            self.out.print(
-                f"[dim]  extension {event['name']} {'ok' if event['ok'] else 'failed'} {event['ms']} ms[/dim]"
-            )
-
-    def show_extension_event(self, event: Event) -> None:
-        """Reloads happen between turns (another thread): say so, briefly."""
-        if event["event"] == "extension_reloaded":
-            self.out.print(f"[dim](extension {event['name']} {event['version']} loaded)[/dim]")
-        elif event["event"] == "extension_reload_failed":
-            kept = f"; {event['kept']} keeps running" if event.get("kept") else ""
-            self.out.print(f"[yellow](extension {event['name']} did not load: {event['error']}{kept})[/yellow]")
-        elif event["event"] == "extension_removed":
-            self.out.print(f"[dim](extension {event['name']} removed)[/dim]")
-        elif event["event"] == "confirmation_needed":
-            what = f"{event['name']} wants to {event['action'].replace('_', ' ')} {event['target']}"
-            self.out.print(
-                f"\n[yellow]! {what}: /confirm {event['id']} allows it, /deny {event['id']} refuses.[/yellow]"
-            )
-
-    async def run_turn(self, text: str | None, extensions: tuple[str, ...] = ()) -> None:
+    async def turn(self, text: str | None, extensions: tuple[str, ...] = ()) -> None:
         """Run a turn (`None`: only finish the thread's interrupted one, if any) and show it."""
-        self.answering = False
-        shown = False
-        async for event in self.sena.turn(self.thread_id, text, self.overrides, extensions):
-            if event["event"] == "turn_start" and self.answering:  # the resumed turn's answer ends here
-                sys.stdout.write("\n")
-                self.answering = False
-            self.show_event(event)
-            shown = shown or event["event"] == "token"
-        if shown:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+        self.view.begin()
+        async for event in self.sena.turn(self.thread_id, text, extensions=extensions):
+            self.view.show(event)
+        self.view.end()
+        for pending in self._pending():
+            self.view.confirmation(pending.id, pending.question)
 
-    async def command(self, line: str) -> bool:
-        """Handle a slash command; return False when the user wants to leave."""
-        name, *args = line.split()
-        if name in ("/exit", "/quit"):
-            return False
-        if name == "/help":
-            self.out.print(HELP)
-        elif name == "/verbose":
-            self.verbose = not self.verbose
-            self.out.print(f"verbose {'on' if self.verbose else 'off'}")
-        elif name == "/thread":
-            if args:
-                self.thread_id = args[0]
-                await self.greet_thread()
-            else:
-                self.out.print(f"thread: {self.thread_id}")
-        elif name == "/history":
-            for message in await self.sena.messages(self.thread_id):
-                who = "you" if isinstance(message, HumanMessage) else "sena"
-                self.out.print(f"[bold]{who}>[/bold] {message.text}")
-        elif name == "/model":
-            self.switch_model(args)
-        elif name == "/ext":
-            await self.run_extension(args)
-        elif name in ("/confirm", "/deny"):
-            self.answer_confirmation(name == "/confirm", args)
-        else:
-            self.out.print(f"Unknown command {name}. Type /help.")
-        return True
-
-    async def run_extension(self, args: list[str]) -> None:
+    def _pending(self) -> list[Any]:
         host = self.sena.services.extensions
-        if not args:
-            self.out.print("extensions: " + (", ".join(host.names()) or "none"))
-        elif args[0] not in host.names():
-            self.out.print(f"[red]No active extension {args[0]!r}.[/red] /ext lists them.")
-        else:
-            await self.run_turn(" ".join(args[1:]) or args[0], extensions=(args[0],))
+        return host.confirmations.pending() if isinstance(host, SandboxHost) else []
 
-    def answer_confirmation(self, approve: bool, args: list[str]) -> None:
+    async def history(self) -> list[tuple[str, str]]:
+        return [
+            ("you" if isinstance(m, HumanMessage) else "sena", m.text) for m in await self.sena.messages(self.thread_id)
+        ]
+
+    async def models(self) -> dict[str, str]:
+        return self.sena.models_in_use()
+
+    async def switch_model(self, role: str, model: str) -> str:
+        try:
+            return self.sena.switch_model(role, model).label
+        except (SwitchRefused, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+
+    async def extensions(self) -> list[str]:
+        return self.sena.services.extensions.names()
+
+    def _memory(self) -> MemoryStore:
+        if self.sena.services.memory is None:
+            raise CommandError(self.sena.services.memory_problem or "Long-term memory is off (memory.long_term).")
+        return self.sena.services.memory
+
+    async def memories(self, limit: int) -> list[Memory]:
+        found = await asyncio.to_thread(self._memory().list, self.sena.services.settings.app.user_id, limit)
+        return [Memory(m.id, m.text) for m in found]
+
+    async def search_memories(self, query: str) -> list[Memory]:
+        found = await asyncio.to_thread(self._memory().search, query, self.sena.services.settings.app.user_id)
+        return [Memory(m.id, m.text, m.score) for m in found]
+
+    async def forget(self, memory_id: str) -> None:
+        try:
+            await asyncio.to_thread(self._memory().delete, memory_id)
+        except MemoryNotFound as exc:
+            raise CommandError(f"No memory with id {memory_id!r}; /memory lists them.") from exc
+
+    async def confirmations(self) -> list[tuple[str, str]]:
+        return [(p.id, p.question) for p in self._pending()]
+
+    async def confirm(self, confirmation_id: str, approve: bool) -> str:
         host = self.sena.services.extensions
         if not isinstance(host, SandboxHost):
-            self.out.print("Extensions are off; nothing waits for confirmation.")
-            return
-        pending = host.confirmations.pending()
-        chosen = args[0] if args else pending[0].id if len(pending) == 1 else None
-        if chosen is None:
-            listed = "; ".join(f"{p.id}: {p.question}" for p in pending) or "nothing is waiting"
-            self.out.print(f"Which one? {listed}")
-            return
+            raise CommandError("Extensions are off; nothing waits for confirmation.")
         try:
             if approve:
-                self.out.print(host.confirmations.approve(chosen))
-            else:
-                self.out.print(f"Cancelled: {host.confirmations.deny(chosen).question}.")
+                return host.confirmations.approve(confirmation_id)
+            return f"Cancelled: {host.confirmations.deny(confirmation_id).question}."
         except (KeyError, PermissionError, FileNotFoundError) as exc:
-            self.out.print(f"[red]Not done: {exc.args[0] if isinstance(exc, KeyError) else exc}[/red]")
+            raise CommandError(f"Not done: {exc.args[0] if isinstance(exc, KeyError) else exc}") from exc
 
-    def switch_model(self, args: list[str]) -> None:
-        models = self.sena.services.models
-        if len(args) == 2 and args[0] in ROLES and isinstance(models, ModelRegistry):
-            try:
-                choice = models.switch(args[0], args[1])
-            except ValueError as exc:
-                self.out.print(f"[red]{exc}[/red]")
-                return
-            self.out.print(f"{choice.role} -> {choice.label}")
-        elif args:
-            self.out.print("Usage: /model ROLE NAME  (roles: " + ", ".join(ROLES) + ")")
-        else:
-            for role in ROLES:
-                self.out.print(f"{role:9} {models.choose(role, self.overrides.get(role)).label}")
-
-    async def greet_thread(self) -> None:
+    async def greet(self) -> None:
         messages = await self.sena.messages(self.thread_id)
         if messages:
-            self.out.print(
+            self.view.out.print(
                 f"[dim]Resumed thread {self.thread_id} ({len(messages)} messages). /history shows them.[/dim]"
             )
         else:
-            self.out.print(f"[dim]New thread {self.thread_id}.[/dim]")
-        await self.run_turn(None)  # finishes a turn a crash cut short, if there is one
+            self.view.out.print(f"[dim]New thread {self.thread_id}.[/dim]")
+        await self.turn(None)  # finishes a turn a crash cut short, if there is one
+
+    def show_extension_event(self, event: Event) -> None:
+        """Reloads happen between turns (another thread): say so, briefly."""
+        out = self.view.out
+        if event["event"] == "extension_reloaded":
+            out.print(f"[dim](extension {event['name']} {event['version']} loaded)[/dim]")
+        elif event["event"] == "extension_reload_failed":
+            kept = f"; {event['kept']} keeps running" if event.get("kept") else ""
+            out.print(f"[yellow](extension {event['name']} did not load: {escape(event['error'])}{kept})[/yellow]")
+        elif event["event"] == "extension_removed":
+            out.print(f"[dim](extension {event['name']} removed)[/dim]")
 
 
 def preflight(settings: Settings, out: Console) -> bool:
@@ -204,14 +138,7 @@ async def warm_up(sena: Sena, settings: Settings) -> None:
             await asyncio.to_thread(models.runtime(models.choose("fast").model).llama)
 
 
-async def read_line(prompt: str, out: Console) -> str | None:
-    out.print(f"[bold cyan]{prompt}[/bold cyan]", end="")
-    sys.stdout.flush()
-    line = await asyncio.to_thread(sys.stdin.readline)
-    return None if line == "" else line.rstrip("\n")
-
-
-async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
+async def local_chat(settings: Settings, thread_id: str, verbose: bool) -> None:
     out = console()
     if not preflight(settings, out):
         out.print("[red]Sena cannot start until that is fixed (`sena doctor` checks everything).[/red]")
@@ -220,34 +147,24 @@ async def chat_loop(settings: Settings, thread_id: str, verbose: bool) -> None:
         if sena.services.memory_problem:
             out.print(f"[yellow]! {sena.services.memory_problem}[/yellow]")
         warm = asyncio.create_task(warm_up(sena, settings))
-        session = ChatSession(sena, thread_id, verbose, out)
+        front = LocalFront(sena, thread_id, TurnView(out, verbose))
         if isinstance(sena.services.extensions, SandboxHost):
-            sena.services.extensions.subscribe(session.show_extension_event)
+            sena.services.extensions.subscribe(front.show_extension_event)
         for name, why in sena.services.extension_problems.items():
             out.print(f"[yellow]! extension {name} not loaded: {why}[/yellow]")
-        fast = sena.services.models.choose("fast").label
-        out.print(f"[bold]{settings.app.name}[/bold] · thread {thread_id} · {fast} · /help for commands")
-        await session.greet_thread()
-        while True:
-            line = await read_line("you> ", out)
-            if line is None:
-                break
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith("/"):
-                if not await session.command(line):
-                    break
-                continue
-            try:
-                await session.run_turn(line)
-            except Exception as exc:  # the checkpoint keeps the message (unless the disk is full)
+        async with serving(sena, out):
+            fast = sena.services.models.choose("fast").label
+            out.print(f"[bold]{settings.app.name}[/bold] · thread {thread_id} · {fast} · /help for commands")
+
+            async def failed(exc: Exception, line: str) -> None:  # the checkpoint keeps the message
                 log.info("turn failed", exc_info=True)  # the traceback goes to the log file, not the user
-                saved = await session.sena.saved(session.thread_id, line)
+                saved = await sena.saved(front.thread_id, line)
                 failure = turn_failure(exc, saved)
-                out.print(f"\n[red]{failure.message}[/red]\n[yellow]{failure.hint}[/yellow]")
+                out.print(f"\n[red]{escape(failure.message)}[/red]\n[yellow]{escape(failure.hint)}[/yellow]")
                 if not saved:  # so it can be copied and sent again
                     out.print(f"[dim]Not saved: {escape(line)}[/dim]")
+
+            await chat_loop_for(front, failed)
         warm.cancel()
 
 
@@ -260,21 +177,25 @@ def chat(
 ) -> None:
     """Chat with Sena; the answer streams token by token. /help lists commands.
 
-    If another Sena process holds the embedded memory store and `sena serve` answers on the
-    configured port, the chat goes through that server (one process owns `data/`)."""
-    from cli.remote import RemoteChat, server_alive
+    One process owns a data folder and serves its API (a `sena serve`, or the first `sena chat`);
+    a chat started beside it goes through that API, with the same commands."""
+    from cli.client import find_server
+    from cli.remote import remote_chat
     from memory.store import memory_locked
 
     settings = load_or_exit()
     setup_logging(settings, keep_warnings=True)
-    local_server = f"http://{settings.api.host}:{settings.api.port}"
-    if server is None and memory_locked(settings) and server_alive(local_server):
-        console().print(f"[dim]A Sena server owns {settings.data_dir}; chatting through {local_server}.[/dim]")
-        server = local_server
+    if server is None and memory_locked(settings):
+        server = find_server(settings)
+        if server is None:
+            console().print(f"[red]Another Sena process holds {settings.data_dir} and serves no API.[/red]")
+            console().print("[yellow]Close it, or start it as `sena serve` (or `sena chat`), then try again.[/yellow]")
+            raise typer.Exit(1)
+        console().print(f"[dim]Another Sena process owns {settings.data_dir}; chatting through {server}.[/dim]")
     try:
         if server:
-            RemoteChat(server, settings.api.auth_token, thread, verbose, console()).loop()
+            asyncio.run(remote_chat(server, settings.api.auth_token, thread, verbose, console()))
         else:
-            asyncio.run(chat_loop(settings, thread, verbose))
+            asyncio.run(local_chat(settings, thread, verbose))
     except KeyboardInterrupt:
         console().print("\nbye")

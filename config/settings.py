@@ -95,6 +95,8 @@ class LLMSettings(Section):
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     roles: dict[Role, RoleSettings] = Field(default_factory=lambda: {role: RoleSettings() for role in ROLES})
     fallback: FallbackSettings = Field(default_factory=FallbackSettings)
+    allow_runtime_switch: bool = True  # `/model ROLE NAME` and PUT /api/v1/models/{role}
+    switch_cooldown_s: float = Field(default=10.0, ge=0)  # between two switches of one role
 
     @field_validator("roles")
     @classmethod
@@ -185,6 +187,7 @@ class APISettings(Section):
     feed_buffer: int = Field(default=1000, ge=10)  # events kept for Last-Event-ID resumption
     feed_queue: int = Field(default=256, ge=8)  # per subscriber; a slower client is dropped
     heartbeat_s: float = Field(default=15.0, gt=0)
+    serve_from_chat: bool = True  # `sena chat` serves this API too, so other commands can go through it
 
 
 class DatabaseSettings(Section):

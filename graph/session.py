@@ -19,14 +19,14 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 
-from config.settings import Settings
+from config.settings import ROLES, Settings
 from graph.builder import build_graph
 from graph.services import Services, build_services
 from graph.state import SenaContext, SenaState, intent_record, turn_input, window_size
 from graph.tracing import LocalTraceSink
 from ops.errors import classify
 from providers.model_files import Progress
-from providers.registry import ChatModels
+from providers.registry import ChatModels, ModelChoice, SwitchableModels
 from storage.checkpointer import open_checkpointer
 from storage.compaction import Compactor, PostgresCompactor, SqliteCompactor
 from storage.conversations import TurnRecord
@@ -61,6 +61,7 @@ class Sena:
     """Hear every event of every turn but the tokens (the API's debug feed)."""
     _local: dict[str, asyncio.Lock] = field(default_factory=dict)
     _finished: set[str] = field(default_factory=set)  # threads whose last turn ran to the end here
+    _switched: dict[str, float] = field(default_factory=dict)  # role -> when it was last switched (monotonic)
 
     def _config(self, thread_id: str) -> Any:
         return {"configurable": {"thread_id": thread_id}}
@@ -135,6 +136,37 @@ class Sena:
             head, events = await fork(self.graph, thread_id, checkpoint, values, as_node)
             self._finished.add(thread_id)
         return head, events
+
+    def models_in_use(self) -> dict[str, str]:
+        """Which model serves each role now."""
+        return {role: self.services.models.choose(role).label for role in ROLES}
+
+    def models_available(self) -> list[str]:
+        """The models a role can be switched to (none when they cannot be switched)."""
+        models = self.services.models
+        return models.available() if isinstance(models, SwitchableModels) else []
+
+    def switch_model(self, role: str, model: str) -> ModelChoice:
+        """Serve `role` with `model` from the next turn on, if runtime switching is allowed and the
+        role was not switched within the cooldown (`llm.allow_runtime_switch`, `switch_cooldown_s`).
+
+        Raises `SwitchRefused` (with `retry_after` during the cooldown) or ValueError for a role
+        or model that does not exist."""
+        llm = self.services.settings.llm
+        if role not in ROLES:
+            raise ValueError(f"No role {role!r}; roles: {', '.join(ROLES)}")
+        if not llm.allow_runtime_switch:
+            raise SwitchRefused("Switching models at runtime is turned off (llm.allow_runtime_switch: false).")
+        wait = llm.switch_cooldown_s - (time.monotonic() - self._switched.get(role, float("-inf")))
+        if wait > 0:
+            raise SwitchRefused(f"{role} was switched moments ago; try again in {wait:.0f} s.", retry_after=wait)
+        models = self.services.models
+        if not isinstance(models, SwitchableModels):
+            raise SwitchRefused("This Sena's models cannot be switched.")
+        choice = models.switch(role, model)
+        self._switched[role] = time.monotonic()
+        log.info("%s now served by %s", role, choice.label)
+        return choice
 
     def _heard(self, event: Event) -> Event:
         for listener in self.listeners:
@@ -269,6 +301,14 @@ def transcript(turns: list[TurnRecord]) -> list[BaseMessage]:
                 )
             )
     return messages
+
+
+class SwitchRefused(Exception):
+    """A runtime model switch that is not allowed now; `retry_after` seconds when it is a cooldown."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def summary(thread_id: str, values: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 from langchain_core.language_models import BaseChatModel
@@ -46,6 +46,15 @@ class ChatModels(Protocol):
     def fallback_for(self, failed: ModelChoice) -> ModelChoice | None: ...
 
 
+@runtime_checkable
+class SwitchableModels(ChatModels, Protocol):
+    """A registry whose roles can be given another model at runtime (`/model`, PUT /models/{role})."""
+
+    def switch(self, role: Role, model: str) -> ModelChoice: ...
+
+    def available(self) -> list[str]: ...
+
+
 class ModelRegistry:
     """Build and cache chat models for roles from `LLMSettings`."""
 
@@ -63,8 +72,14 @@ class ModelRegistry:
         configured = role_settings.embedded_model if provider == "embedded" else role_settings.ollama_model
         return ModelChoice(role, provider, override or self._switches.get(role) or configured)
 
+    def available(self) -> list[str]:
+        """The models a role can be switched to: the embedded ones known, or Ollama's configured ones."""
+        if self.settings.provider == "embedded":
+            return sorted(self.settings.embedded.models)
+        return sorted({r.ollama_model for r in self.settings.roles.values()})
+
     def switch(self, role: Role, model: str) -> ModelChoice:
-        """Serve `role` with `model` from now on (the `/model` chat command)."""
+        """Serve `role` with `model` from now on (`Sena.switch_model` checks whether it may)."""
         if self.settings.provider == "embedded" and model not in self.settings.embedded.models:
             known = ", ".join(sorted(self.settings.embedded.models))
             raise ValueError(f"Unknown embedded model {model!r}; known: {known}")

@@ -91,6 +91,15 @@ class ScriptedModels:
             return None
         return ModelChoice("fast", "embedded", self.fallback)
 
+    def available(self) -> list[str]:
+        return sorted({"main", *self.models, *self.by_role.values()})
+
+    def switch(self, role: Role, model: str) -> ModelChoice:
+        if model not in self.available():
+            raise ValueError(f"Unknown model {model!r}; known: {', '.join(self.available())}")
+        self.by_role[role] = model
+        return self.choose(role)
+
 
 def router_reply(intent: str, confidence: float = 0.9) -> str:
     return json.dumps({"intent": intent, "confidence": confidence})

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from api.background import free_port
 from cli.app import app
 from config.settings import load_settings
 from memory.store import MemoryLocked, MemoryStore
+from tests.conftest import small_model_env
 from tests.fakes import ScriptedChatModel
+from tests.serving import interactive, run_sena, running_server, serve_env
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +62,45 @@ def test_second_process_on_the_embedded_store_is_told_why(tmp_path: Path) -> Non
     finally:
         first.close()
     MemoryStore.open(settings.memory, tmp_path, ScriptedChatModel()).close()  # free again once closed
+
+
+def read_until(process: subprocess.Popen[str], marker: str) -> str:
+    """What the process printed up to and including `marker` (the test's timeout bounds the wait)."""
+    assert process.stdout is not None
+    seen = ""
+    while marker not in seen:
+        char = process.stdout.read(1)
+        assert char, f"the process ended before {marker!r}: {seen}"
+        seen += char
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_memory_commands_work_beside_a_running_server_and_a_running_chat(tmp_path: Path) -> None:
+    """One process owns a data folder; `sena memory ...` beside it goes through its API."""
+    env = serve_env(tmp_path / "served")
+    with running_server(env):
+        assert "Added" in run_sena(env, "memory", "add", "The user's bike is called Rocket")
+        assert "Rocket" in run_sena(env, "memory", "list")
+        assert "Rocket" in run_sena(env, "memory", "search", "bicycle name")
+
+    env = small_model_env(tmp_path / "chatting")
+    env.update(SENA_API__PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    chat = interactive(env, "chat", "--thread", "t")
+    assert chat.stdin is not None
+    try:
+        read_until(chat, "/help for commands")  # the chat serves its API before it greets
+        assert (tmp_path / "chatting" / "server.json").exists()
+        assert "Added" in run_sena(env, "memory", "add", "The user drinks oolong tea")
+        assert "oolong" in run_sena(env, "memory", "list")
+        chat.stdin.write("/memory\n")
+        chat.stdin.flush()
+        assert "The user drinks oolong tea" in read_until(chat, "oolong tea")  # the chat sees it too
+        chat.stdin.write("/exit\n")
+        chat.stdin.flush()
+        assert chat.wait(60) == 0
+    finally:
+        chat.kill()
+    assert not (tmp_path / "chatting" / "server.json").exists()  # nothing serves the folder now
+    assert "oolong" in run_sena(env, "memory", "list")  # on the store itself

@@ -7,7 +7,8 @@ import io
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from rich.console import Console
 
-from cli.chat import ChatSession
+from cli.chat import LocalFront
+from cli.commands import TurnView
 from config.settings import Settings
 from graph.builder import make_builder
 from graph.services import Services
@@ -29,8 +30,8 @@ async def test_interrupted_turn_is_finished_when_the_thread_reopens(settings: Se
     # Second process: opening the thread finishes the turn.
     async with open_sena(settings, models=models) as sena:
         assert await sena.interrupted("k")
-        session = ChatSession(sena, "k", verbose=False, out=Console(file=io.StringIO()))
-        await session.greet_thread()
+        front = LocalFront(sena, "k", TurnView(Console(file=io.StringIO())))
+        await front.greet()
         assert not await sena.interrupted("k")
         messages = await sena.messages("k")
         assert [m.text for m in messages] == ["why is the sky blue?", "The finished answer."]

@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.deps import SenaDep, SettingsDep
 from api.params import ThreadIdField, ThreadIdQuery
+from graph.session import Sena
 from ops.errors import turn_failure
 
 log = logging.getLogger(__name__)
@@ -63,25 +64,39 @@ async def chat(request: ChatRequest, sena: SenaDep) -> ChatAnswer:
 @router.post("/stream")
 async def chat_stream(request: ChatRequest, sena: SenaDep, settings: SettingsDep) -> EventSourceResponse:
     """Run one turn over SSE: `token` events, node events, then `done` with the metadata."""
+    turn = sena.turn(request.thread_id, request.message, request.model_overrides, tuple(request.extensions))
+    return EventSourceResponse(streamed(sena, request.thread_id, request.message, turn), ping=settings.api.heartbeat_s)
 
-    async def events() -> AsyncIterator[dict[str, str]]:
-        started = time.perf_counter()
-        done: dict[str, Any] = {}
-        try:
-            async for event in sena.turn(
-                request.thread_id, request.message, request.model_overrides, tuple(request.extensions)
-            ):
-                if event["event"] == "turn_end":
-                    done = event
-                yield {"event": event["event"], "data": json.dumps(event, default=str)}
-        except Exception as exc:  # the checkpoint keeps the message (unless the disk is full); the client is told
-            log.warning("turn on %s failed: %s", request.thread_id, exc)
-            failure = turn_failure(exc, saved=await sena.saved(request.thread_id, request.message))
-            yield {"event": "error", "data": json.dumps(failure.to_dict())}
-            return
-        yield {"event": "done", "data": json.dumps(answer_fields(done, started), default=str)}
 
-    return EventSourceResponse(events(), ping=settings.api.heartbeat_s)
+class ResumeRequest(BaseModel):
+    thread_id: ThreadIdField = "default"
+
+
+@router.post("/resume")
+async def resume(request: ResumeRequest, sena: SenaDep, settings: SettingsDep) -> EventSourceResponse:
+    """Finish the thread's turn a crash cut short, if it has one, over SSE (`turn_resumed`, its
+    tokens and node events); then `done`. A thread with nothing to finish sends only `done`."""
+    turn = sena.turn(request.thread_id, None)
+    return EventSourceResponse(streamed(sena, request.thread_id, None, turn), ping=settings.api.heartbeat_s)
+
+
+async def streamed(
+    sena: Sena, thread_id: str, message: str | None, turn: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, str]]:
+    """A turn's events as SSE, ending with `done` (the metadata) or `error` (what went wrong)."""
+    started = time.perf_counter()
+    done: dict[str, Any] = {"thread_id": thread_id}
+    try:
+        async for event in turn:
+            if event["event"] == "turn_end":
+                done = event
+            yield {"event": event["event"], "data": json.dumps(event, default=str)}
+    except Exception as exc:  # the checkpoint keeps the message (unless the disk is full); the client is told
+        log.warning("turn on %s failed: %s", thread_id, exc)
+        saved = message is None or await sena.saved(thread_id, message)
+        yield {"event": "error", "data": json.dumps(turn_failure(exc, saved=saved).to_dict())}
+        return
+    yield {"event": "done", "data": json.dumps(answer_fields(done, started), default=str)}
 
 
 def answer_fields(turn_end: dict[str, Any], started: float) -> dict[str, Any]:

@@ -33,8 +33,13 @@ def not_found(exc: MemoryNotFound) -> HTTPException:
 
 
 @router.get("")
-async def list_memories(store: MemoryDep, settings: SettingsDep, user_id: UserId = None) -> list[dict[str, Any]]:
-    return [asdict(m) for m in await asyncio.to_thread(store.list, user_id or settings.app.user_id)]
+async def list_memories(
+    store: MemoryDep,
+    settings: SettingsDep,
+    user_id: UserId = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
+    return [asdict(m) for m in await asyncio.to_thread(store.list, user_id or settings.app.user_id, limit)]
 
 
 @router.get("/search")
