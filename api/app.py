@@ -27,6 +27,7 @@ from config.settings import Settings, load_settings
 from extensions.host import SandboxHost
 from graph.session import Sena, open_sena
 from ops.errors import SenaError, StorageFull, classify
+from ops.logstore import LogStore
 from providers.registry import ChatModels
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
             async with opened as running:
                 app.state.sena = running
                 app.state.bus = bus
+                app.state.logs = LogStore.from_path(running.services.settings.database_path)
                 running.listeners.append(bus.forward)  # every turn's node events, whoever runs it
                 if isinstance(running.services.extensions, SandboxHost):
                     running.services.extensions.subscribe(bus.forward)
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
                 try:
                     yield
                 finally:
+                    app.state.logs.close()
                     running.listeners.remove(bus.forward)
                     if running.services.learner is not None:
                         running.services.learner.listeners.remove(bus.forward)

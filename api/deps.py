@@ -11,6 +11,7 @@ from config.settings import Settings
 from extensions.host import SandboxHost
 from graph.session import Sena
 from memory.store import MemoryStore
+from ops.logstore import LogStore
 
 
 def get_sena(request: Request) -> Sena:
@@ -21,6 +22,11 @@ def get_sena(request: Request) -> Sena:
 def get_bus(request: Request) -> EventBus:
     bus: EventBus = request.app.state.bus
     return bus
+
+
+def get_logs(request: Request) -> LogStore:
+    logs: LogStore = request.app.state.logs
+    return logs
 
 
 def get_settings(request: Request) -> Settings:
@@ -45,5 +51,6 @@ def get_extensions(request: Request) -> SandboxHost:
 SenaDep = Annotated[Sena, Depends(get_sena)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+LogsDep = Annotated[LogStore, Depends(get_logs)]
 MemoryDep = Annotated[MemoryStore, Depends(get_memory)]
 ExtensionsDep = Annotated[SandboxHost, Depends(get_extensions)]

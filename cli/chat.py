@@ -184,7 +184,7 @@ def chat(
     from memory.store import memory_locked
 
     settings = load_or_exit()
-    setup_logging(settings, keep_warnings=True)
+    setup_logging(settings, keep_records=True)
     if server is None and memory_locked(settings):
         server = find_server(settings)
         if server is None:

@@ -47,11 +47,11 @@ def load_or_exit() -> Settings:
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(settings: Settings, keep_warnings: bool = False) -> None:
+def setup_logging(settings: Settings, keep_records: bool = False) -> None:
     """Terminal logging at `logging.level` and rotating files in `<data_dir>/logs/` (when writable).
 
-    `keep_warnings` (the chat and the server) also keeps WARNING+ records in the database's
-    `logs` table; one-shot commands do not create or touch the database for that.
+    `keep_records` (the chat and the server) also keeps records at `logging.store_level` and
+    up in the database's `logs` table; one-shot commands do not create or touch the database for that.
     """
     config = settings.logging
     terminal = logging.StreamHandler()
@@ -66,12 +66,14 @@ def setup_logging(settings: Settings, keep_warnings: bool = False) -> None:
             file = RotatingFileHandler(folder / "sena.log", maxBytes=config.max_bytes, backupCount=config.backups)
             file.setLevel(config.file_level)
             handlers.append(file)
-            if keep_warnings:
-                handlers.append(SqliteLogHandler(LogStore.from_path(settings.database_path)))
+            if keep_records:
+                store = LogStore.from_path(settings.database_path)
+                handlers.append(SqliteLogHandler(store, logging.getLevelName(config.store_level)))
         except (OSError, sqlite3.Error):
             pass  # an unwritable data folder is reported by the start-up checks, with the fix
     logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks at the user
-    lowest = min(logging.getLevelName(config.level), logging.getLevelName(config.file_level) if config.file else 50)
+    levels = [config.level, *([config.file_level, config.store_level] if config.file else [])]
+    lowest = min(logging.getLevelName(level) for level in levels)
     logging.basicConfig(level=lowest, format=LOG_FORMAT, handlers=handlers, force=True)
     # LangSmith tracing only with a key and a reachable endpoint, so offline exits never block.
     if why := configure_langsmith():

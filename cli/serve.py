@@ -28,7 +28,7 @@ def serve(
     from cli.client import announce
 
     settings = load_or_exit()
-    setup_logging(settings, keep_warnings=True)
+    setup_logging(settings, keep_records=True)
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
     try:
         check_binding(bind_host, settings.api.auth_token)

@@ -203,6 +203,7 @@ class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"  # on the terminal
     file: bool = True  # rotating files in <data_dir>/logs/
     file_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    store_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"  # the database's logs table
     max_bytes: int = Field(default=5 * 1024 * 1024, ge=10_000)
     backups: int = Field(default=5, ge=0)
 

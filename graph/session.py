@@ -99,6 +99,8 @@ class Sena:
         extensions: tuple[str, ...] = (),
         at: float | None = None,
         resumed_tokens: bool = True,
+        mode: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Event]:
         """Run one turn and yield its events, ending with `turn_end` and the turn's summary; with
         `text=None`, only finish the thread's interrupted turn, if it has one.
@@ -106,7 +108,9 @@ class Sena:
         `turn_queued` comes first when another turn holds the thread; `turn_resumed` announces
         an interrupted turn being finished (its tokens are yielded too unless `resumed_tokens` is
         False). `extensions` are run whatever the intent (the chat's `/ext NAME ...`); `at` dates
-        the message (default: now), which is when its "next week" is counted from."""
+        the message (default: now), which is when its "next week" is counted from; `mode` picks
+        the role that answers, and `context` gives the model facts about the request (the API's
+        blueprint fields)."""
         if self.busy(thread_id):
             yield self._heard({"event": "turn_queued", "thread_id": thread_id})
         async with self.hold(thread_id) as held:
@@ -119,7 +123,8 @@ class Sena:
                 return
             yield self._heard({"event": "turn_start", "thread_id": thread_id, "message": text[:200]})
             started, final = time.perf_counter(), dict[str, Any]()
-            async for event in self._run(thread_id, text, final, model_overrides, extensions, at):
+            graph_input = turn_input(text, at, mode, context)
+            async for event in self._run(thread_id, graph_input, final, model_overrides, extensions):
                 yield event
             yield self._heard({"event": "turn_end", **summary(thread_id, final, time.perf_counter() - started)})
 
@@ -179,14 +184,13 @@ class Sena:
     async def _run(
         self,
         thread_id: str,
-        text: str | None,
+        graph_input: dict[str, Any] | None,
         final: dict[str, Any],
         model_overrides: dict[str, str] | None = None,
         extensions: tuple[str, ...] = (),
-        at: float | None = None,
     ) -> AsyncIterator[Event]:
-        """Stream the graph for one turn (or the rest of an interrupted one, `text=None`); `final`
-        receives the state after the last step (streamed: no checkpoint read)."""
+        """Stream the graph for one turn (or the rest of an interrupted one, `graph_input=None`);
+        `final` receives the state after the last step (streamed: no checkpoint read)."""
         telemetry = self.services.telemetry
         started = time.perf_counter()
         measured: list[Event] = []
@@ -194,7 +198,6 @@ class Sena:
         try:
             if self.services.log is not None:
                 await asyncio.to_thread(self.services.log.touch_thread, thread_id)
-            graph_input = turn_input(text, at) if text is not None else None
             run_id = str(uuid.uuid4())
             async for mode, chunk in self.graph.astream(
                 graph_input,

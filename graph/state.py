@@ -120,16 +120,27 @@ def window_size(short_term_messages: int) -> int:
     return short_term_messages + 2
 
 
-def user_message(text: str, at: float | None = None) -> HumanMessage:
+def user_message(
+    text: str, at: float | None = None, mode: str | None = None, context: dict[str, Any] | None = None
+) -> HumanMessage:
     """Build the human message that starts a turn, stamped with its time for the short-term buffer.
 
     Its id is fixed here, not by the `add_messages` reducer: a replay from the turn's first
     checkpoint applies the input again, and the turn's recordings are keyed by this id. `at` dates
-    a message said earlier (an import, a benchmark replaying a dated conversation).
+    a message said earlier (an import, a benchmark replaying a dated conversation). A client's
+    `mode` (the role that answers) and `context` (facts about the request) travel with the
+    message, so they are checkpointed and a replay sees them.
     """
-    return HumanMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"ts": at or time.time()})
+    extra: dict[str, Any] = {"ts": at or time.time()}
+    if mode:
+        extra["mode"] = mode
+    if context:
+        extra["context"] = dict(context)
+    return HumanMessage(content=text, id=str(uuid.uuid4()), additional_kwargs=extra)
 
 
-def turn_input(text: str, at: float | None = None) -> dict[str, Any]:
+def turn_input(
+    text: str, at: float | None = None, mode: str | None = None, context: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Return the graph input for one user message."""
-    return {"messages": [user_message(text, at)]}
+    return {"messages": [user_message(text, at, mode, context)]}

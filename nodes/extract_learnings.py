@@ -55,7 +55,7 @@ async def log_turn(state: SenaState, runtime: Runtime[SenaContext], services: Se
         model_used=state.get("model_used") or None,
         processing_ms=round(sum((state.get("timings") or {}).values()), 3),
         extensions_used=tuple(r["name"] for r in state.get("extension_results") or [] if r["ok"]),
-        memories_used=tuple(state.get("recent_ids") or []),
+        memories_used=tuple(s["id"] for s in state.get("snippets") or []),  # memories and past exchanges seen
         errors=tuple(dict(e) for e in state.get("errors") or []),
         message_id=question.id if question else None,
         message_ts=question.additional_kwargs.get("ts") if question else None,

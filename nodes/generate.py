@@ -13,7 +13,7 @@ from config.settings import Role
 from graph.events import emit
 from graph.services import Services
 from graph.state import SenaContext, SenaState
-from nodes import last_user_text
+from nodes import last_user_message, last_user_text
 from providers.registry import ModelChoice
 
 
@@ -44,6 +44,11 @@ def build_prompt(state: SenaState, system_prompt: str) -> list[BaseMessage]:
         sections.append("Earlier exchanges between us that may be relevant:\n" + "\n".join(exchanges))
     if results := [f"- [{r['name']}] {r['output']}" for r in state.get("extension_results") or []]:
         sections.append("Results from Sena's extensions for this message:\n" + "\n".join(results))
+    asked = last_user_message(state)
+    if client := (asked.additional_kwargs.get("context") if asked is not None else None):
+        sections.append(
+            "About this message, from the app I use:\n" + "\n".join(f"- {k}: {v}" for k, v in client.items())
+        )
     question = last_user_text(state)
     if sections:
         question = "\n\n".join([*sections, f"My message: {question}"])
@@ -55,8 +60,10 @@ def _dated(text: str, date: str) -> str:
 
 
 def choose_model(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> ModelChoice:
-    intent = state.get("intent")
-    role: Role = intent["recommended_model"] if intent else "fast"  # type: ignore[assignment]
+    """The intent's role, unless the client asked for one (`mode`: fast, critical or code)."""
+    intent, asked = state.get("intent"), last_user_message(state)
+    mode = asked.additional_kwargs.get("mode") if asked is not None else None
+    role: Role = mode or (intent["recommended_model"] if intent else "fast")  # type: ignore[assignment]
     return services.models.choose(role, runtime.context.model_overrides.get(role))
 
 

@@ -109,6 +109,8 @@ def test_debug_state_logs_and_telemetry(client: TestClient) -> None:
     state = client.get("/api/v1/debug/state", params={"thread_id": "t3"}).json()
     assert state["values"]["intent"]["intent_type"] == "greeting" and state["next"] == []
     assert isinstance(client.get("/api/v1/debug/logs", params={"level": "DEBUG"}).json(), list)
+    assert client.get("/api/v1/debug/logs", params={"q": "x", "since": "2026-01-01T00:00:00"}).status_code == 200
+    assert client.get("/api/v1/debug/logs", params={"since": "yesterday"}).status_code == 422
     metrics = client.get("/api/v1/telemetry/metrics").json()
     assert metrics["turns"] >= 1 and metrics["turn_ms"]["p50"] is not None
     assert isinstance(client.get("/api/v1/telemetry/errors").json(), list)
@@ -204,3 +206,25 @@ def test_generate_returns_the_code_and_what_was_repaired(tmp_path: Path) -> None
         assert any("import regex -> import re" in r for r in body["repairs"])
         listed = {e["name"]: e for e in client.get("/api/v1/extensions").json()}
         assert listed["shout"]["origin"] == "generated"
+
+
+def test_chat_speaks_the_blueprints_shape_and_honours_mode_and_context(tmp_path: Path) -> None:
+    models = ScriptedModels(by_role={"critical": "deep"})
+    models.model("deep").enqueue("A careful answer.")
+    with TestClient(create_app(api_settings(tmp_path), models), base_url=LOCAL) as client:
+        body = client.post(
+            "/api/v1/chat",
+            json={"message": "hello there", "thread_id": "b", "mode": "critical", "context": {"location": "Lyon"}},
+        ).json()
+        assert body["response"] == body["answer"] == "A careful answer."  # the greeting's role was fast
+        assert body["metadata"]["model_used"] == "embedded:deep"
+        assert body["metadata"]["extensions_used"] == [] and body["metadata"]["memory_retrieved"] >= 0
+        assert 0 < body["metadata"]["processing_time"] < 60
+        assert "- location: Lyon" in models.model("deep").prompts[-1][-1].text
+        assert client.post("/api/v1/chat", json={"message": "hi", "mode": "slow"}).status_code == 422
+        too_many = {f"k{i}": "v" for i in range(21)}
+        assert client.post("/api/v1/chat", json={"message": "hi", "context": too_many}).status_code == 422
+        memory = client.post("/api/v1/memory/add", json={"text": "The user's name is Zoe"}).json()
+        client.post("/api/v1/chat", json={"message": "what is my name?", "thread_id": "b"})
+        turns = client.get("/api/v1/threads/b").json()["turns"]
+        assert turns[-1]["memories_used"] == [memory["id"]]  # the memories the answer saw, not message ids

@@ -46,10 +46,11 @@ def test_an_unwritable_data_folder_does_not_stop_logging(settings: Settings, tmp
     logging.getLogger("sena.test").warning("still logged to the terminal")
 
 
-def test_warnings_and_worse_are_kept_in_the_database(settings: Settings) -> None:
+def test_records_at_the_store_level_are_kept_in_the_database(settings: Settings) -> None:
     from ops.logstore import LogStore
 
-    setup_logging(settings, keep_warnings=True)
+    settings.logging.store_level = "WARNING"
+    setup_logging(settings, keep_records=True)
     log = logging.getLogger("sena.test.db")
     log.info("not kept in the database")
     log.warning("disk almost full")
@@ -62,3 +63,44 @@ def test_warnings_and_worse_are_kept_in_the_database(settings: Settings) -> None
     kept = [(r["level"], r["message"]) for r in store.recent(limit=10) if r["logger"] == "sena.test.db"]
     store.close()
     assert kept == [("WARNING", "disk almost full"), ("ERROR", "extension crashed")]
+
+
+def test_kept_records_are_found_by_level_text_and_time(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from ops.logstore import LogStore, SqliteLogHandler
+
+    store = LogStore.from_path(tmp_path / "sena.db")
+    handler = SqliteLogHandler(store, logging.INFO)
+    log = logging.getLogger("sena.test.query")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        log.debug("below the store level")
+        log.info("memory ADD: The user likes 100% rye_bread")
+        log.warning("model slow")
+        log.critical("database gone")
+    finally:
+        log.removeHandler(handler)
+        handler.close()  # writes what is queued
+    reader = LogStore.from_path(tmp_path / "sena.db")
+    everything = [r["message"] for r in reader.query(logging.DEBUG)]
+    assert everything == ["memory ADD: The user likes 100% rye_bread", "model slow", "database gone"]
+    assert [r["level"] for r in reader.query(logging.WARNING)] == ["WARNING", "CRITICAL"]
+    assert [r["message"] for r in reader.query(search="100% rye_")] == [everything[0]]  # % and _ are literal
+    assert reader.query(search="1000%") == [] and reader.query(search="rye%bread") == []
+    assert [r["message"] for r in reader.query(search="TEST.QUERY", limit=1)] == ["database gone"]  # the logger
+    assert reader.query(since=datetime(2999, 1, 1)) == [] and len(reader.query(until=datetime(2999, 1, 1))) == 3
+    reader.close()
+
+
+def test_a_writer_that_falls_behind_drops_records_instead_of_blocking(tmp_path: Path) -> None:
+    import queue
+
+    from ops.logstore import DroppingQueueHandler
+
+    waiting: queue.Queue[logging.LogRecord] = queue.Queue(2)  # nobody drains it
+    handler = DroppingQueueHandler(waiting)
+    for n in range(5):
+        handler.handle(logging.makeLogRecord({"msg": f"record {n}", "levelno": logging.INFO}))
+    assert waiting.qsize() == 2 and handler.dropped == 3

@@ -161,6 +161,8 @@ async def test_a_second_turn_on_the_thread_is_queued_on_every_surface(kind: str,
     models, gate = gated_models()
     async with open_sena(fresh_settings(tmp_path), models=models) as sena, surface(kind, sena, "q") as pair:
         front, client = pair
+        first: asyncio.Task[Any]
+        second: asyncio.Task[Any]
         if front is not None:
             first = asyncio.create_task(front.turn("first question"))
             await asyncio.sleep(0.5)

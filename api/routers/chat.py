@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from langchain_core.messages import HumanMessage
@@ -22,14 +22,34 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/chat", tags=["chat"])
 
 
+ContextValue = Annotated[str, Field(max_length=500)] | int | float | bool
+
+
 class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=8000, description="What the user says.")
     thread_id: ThreadIdField = "default"
     model_overrides: dict[str, str] = Field(default_factory=dict, description="role -> model name, this turn only")
     extensions: list[str] = Field(default_factory=list, max_length=5, description="Extensions to run by name.")
+    context: dict[Annotated[str, Field(max_length=64)], ContextValue] = Field(
+        default_factory=dict,
+        max_length=20,
+        description='Facts about this request from the client app, given to the model (e.g. {"location": "Lyon"}).',
+    )
+    mode: Literal["fast", "critical", "code"] | None = Field(
+        default=None, description="Which model role answers; by default the intent's."
+    )
+
+
+class ChatMetadata(BaseModel):
+    model_used: str
+    processing_time: float = Field(description="Seconds, from the request to the answer.")
+    extensions_used: list[str]
+    memory_retrieved: int = Field(description="How many memories and past exchanges the answer saw.")
 
 
 class ChatAnswer(BaseModel):
+    response: str = Field(description="The answer (the blueprint's name; `answer` holds the same).")
+    metadata: ChatMetadata
     thread_id: str
     answer: str
     model_used: str
@@ -54,7 +74,13 @@ async def chat(request: ChatRequest, sena: SenaDep) -> ChatAnswer:
     started = time.perf_counter()
     done: dict[str, Any] = {}
     async for event in sena.turn(
-        request.thread_id, request.message, request.model_overrides, tuple(request.extensions), resumed_tokens=False
+        request.thread_id,
+        request.message,
+        request.model_overrides,
+        tuple(request.extensions),
+        resumed_tokens=False,
+        mode=request.mode,
+        context=request.context,
     ):
         if event["event"] == "turn_end":
             done = event
@@ -64,7 +90,14 @@ async def chat(request: ChatRequest, sena: SenaDep) -> ChatAnswer:
 @router.post("/stream")
 async def chat_stream(request: ChatRequest, sena: SenaDep, settings: SettingsDep) -> EventSourceResponse:
     """Run one turn over SSE: `token` events, node events, then `done` with the metadata."""
-    turn = sena.turn(request.thread_id, request.message, request.model_overrides, tuple(request.extensions))
+    turn = sena.turn(
+        request.thread_id,
+        request.message,
+        request.model_overrides,
+        tuple(request.extensions),
+        mode=request.mode,
+        context=request.context,
+    )
     return EventSourceResponse(streamed(sena, request.thread_id, request.message, turn), ping=settings.api.heartbeat_s)
 
 
@@ -100,9 +133,18 @@ async def streamed(
 
 
 def answer_fields(turn_end: dict[str, Any], started: float) -> dict[str, Any]:
-    """The `turn_end` event's summary as the answer's fields, timed from the request (queueing included)."""
+    """The `turn_end` event's summary as the answer's fields, timed from the request (queueing
+    included), with the blueprint's `response` and `metadata` beside today's fields."""
     fields = {k: v for k, v in turn_end.items() if k != "event"}
-    return {**fields, "processing_ms": round((time.perf_counter() - started) * 1000, 1)}
+    seconds = time.perf_counter() - started
+    metadata = {
+        "model_used": fields.get("model_used", ""),
+        "processing_time": round(seconds, 3),
+        "extensions_used": [e["name"] for e in fields.get("extensions_used") or []],
+        "memory_retrieved": len(fields.get("memories") or []),
+    }
+    answer = fields.get("answer", "")
+    return {**fields, "response": answer, "metadata": metadata, "processing_ms": round(seconds * 1000, 1)}
 
 
 @router.get("/history")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import BusDep, SenaDep, SettingsDep
+from api.deps import BusDep, LogsDep, SenaDep, SettingsDep
 from api.events import LEVELS
 from api.params import ID_PATTERN, ThreadIdQuery
 from graph.turns import plain
@@ -33,10 +35,16 @@ async def state(sena: SenaDep, thread_id: ThreadIdQuery) -> dict[str, Any]:
 
 @router.get("/logs")
 async def logs(
-    bus: BusDep, level: Level = "INFO", limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    store: LogsDep,
+    level: Level = "INFO",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    q: Annotated[str | None, Query(max_length=200, description="Text the message or logger contains.")] = None,
+    since: Annotated[datetime | None, Query(description="From this time on (ISO 8601, local time).")] = None,
+    until: Annotated[datetime | None, Query(description="Up to this time (ISO 8601, local time).")] = None,
 ) -> list[dict[str, Any]]:
-    records = [e for e in bus.recent() if e.name == "log" and e.data["levelno"] >= LEVELS[level]]
-    return [{"id": e.id, **e.data} for e in records[-limit:]]
+    """Log records kept in the database (`logging.store_level` and up), newest `limit`, oldest first.
+    Live records come over /debug/stream."""
+    return await asyncio.to_thread(store.query, LEVELS[level], limit, q, since, until)
 
 
 @router.get("/stream")
