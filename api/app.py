@@ -19,16 +19,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.events import BusLogHandler, EventBus
+from api.event_bus import BusLogHandler, EventBus
 from api.routers import chat, debug, extensions, memory, telemetry, threads
 from api.routers import models as models_router
 from api.security import Guard, error_response
+from config.errors import SenaError, StorageFull, classify
 from config.settings import Settings, load_settings
 from extensions.host import SandboxHost
 from graph.session import Sena, open_sena
-from ops.errors import SenaError, StorageFull, classify
-from ops.logstore import LogStore
 from providers.registry import ChatModels
+from storage.logs import LogStore
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"

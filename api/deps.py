@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from api.events import EventBus
+from api.event_bus import EventBus
 from config.settings import Settings
 from extensions.host import SandboxHost
 from graph.session import Sena
 from memory.store import MemoryStore
-from ops.logstore import LogStore
+from storage.logs import LogStore
 
 
 def get_sena(request: Request) -> Sena:

@@ -23,8 +23,8 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from bench.extensions import summary
 from config.settings import Settings
-from ops.telemetry import Metric, TelemetryStore
-from storage.conversations import ConversationLog
+from storage.conversation_log import ConversationLog
+from storage.telemetry import Metric, TelemetryStore
 
 
 def conversation(turns: int = 10) -> list[Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from config.settings import BenchSettings
-from ops.telemetry import TelemetryStore
+from storage.telemetry import TelemetryStore
 
 Better = Literal["lower", "higher"]
 

@@ -15,7 +15,7 @@ from cli.graph_cmd import graph
 from cli.serve import serve
 from cli.stats import stats
 from cli.turns_cmd import branches, fork, inspect, replay, turns
-from ops.errors import SenaError, classify
+from config.errors import SenaError, classify
 
 app = typer.Typer(name="sena", help="Sena, a local-first personal assistant.", no_args_is_help=True)
 app.command()(chat)

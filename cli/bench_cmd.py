@@ -26,7 +26,7 @@ Save = Annotated[bool, typer.Option("--save/--no-save", help="Keep the results a
 def keep_and_compare(settings: Settings, suite: str, report: dict[str, Any], session_id: str | None = None) -> bool:
     """Store `report` in the history, print how it compares with the previous run; True if it regressed."""
     from bench.history import BenchHistory
-    from ops.telemetry import TelemetryStore
+    from storage.telemetry import TelemetryStore
 
     store = TelemetryStore.from_path(settings.database_path)
     try:
@@ -260,7 +260,7 @@ def history(
     import time
 
     from bench.history import BenchHistory
-    from ops.telemetry import TelemetryStore
+    from storage.telemetry import TelemetryStore
 
     settings = load_or_exit()
     if not settings.database_path.exists():

@@ -17,11 +17,11 @@ from cli.commands import CommandError, Memory, TurnView
 from cli.commands import chat_loop as chat_loop_for
 from cli.common import console, load_or_exit, model_progress, setup_logging
 from cli.serve import serving
+from config.errors import turn_failure
 from config.settings import Settings
 from extensions.host import SandboxHost
 from graph.session import Event, Sena, SwitchRefused, open_sena
 from memory.store import MemoryNotFound, MemoryStore
-from ops.errors import turn_failure
 from providers.registry import ModelRegistry
 
 log = logging.getLogger(__name__)

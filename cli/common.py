@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from config.errors import ConfigError
 from config.settings import CONFIG_FILES, Settings, config_dir, load_settings
 from graph.tracing import configure_langsmith
-from ops.errors import ConfigError
-from ops.logstore import LogStore, SqliteLogHandler
 from providers.model_files import Progress as ProgressFn
+from storage.logs import LogStore, SqliteLogHandler
 
 if TYPE_CHECKING:
     from graph.session import Sena

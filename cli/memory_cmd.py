@@ -13,7 +13,8 @@ from rich.table import Table
 
 from cli.client import RemoteError, SenaClient, find_server
 from cli.common import console, load_or_exit, setup_logging
-from memory.store import MemoryRecord, MemoryStore, MemoryStoreError, memory_locked
+from config.errors import MemoryStoreError
+from memory.store import MemoryRecord, MemoryStore, memory_locked
 from providers.registry import ModelRegistry
 
 T = TypeVar("T")
@@ -36,7 +37,7 @@ class Remote:
         try:
             return asyncio.run(go())
         except RemoteError as exc:
-            raise MemoryStoreError(f"{self.url} said {exc}") from exc
+            raise MemoryStoreError(f"{self.url} said {exc}", "") from exc
 
     def recent(self, limit: int) -> list[MemoryRecord]:
         return [record(m) for m in self._run(lambda c: c.memories(self.user_id, limit))]
@@ -98,8 +99,8 @@ def opened(user: str | None) -> Iterator[Local | Remote]:
             url = find_server(settings)
             if url is None:
                 raise MemoryStoreError(
-                    f"Another Sena process holds {settings.data_dir} and serves no API: close it, or run it as "
-                    "`sena serve` or `sena chat` (which serve one), then try again."
+                    f"Another Sena process holds {settings.data_dir} and serves no API.",
+                    "Close it, or run it as `sena serve` or `sena chat` (which serve one), then try again.",
                 )
             yield Remote(url, settings.api.auth_token, user)
             return

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.common import console, load_or_exit
-from ops.telemetry import TelemetryStore
+from storage.telemetry import TelemetryStore
 
 
 def _ms(figures: dict[str, Any]) -> tuple[str, str, str]:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cli.common import console, load_or_exit, with_sena
 from graph.session import Sena
-from storage.conversations import STATUSES, ConversationLog
+from storage.conversation_log import STATUSES, ConversationLog
 
 app = typer.Typer(help="Threads (sessions): list, show, tag, status, search, export, import, prune, compact.")
 Thread = Annotated[str, typer.Argument(help="Thread (session) id.")]
@@ -111,7 +111,7 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export a thread as JSON (machine-readable, importable) or Markdown."""
-    from graph.sessions import export_session, to_markdown
+    from graph.thread_files import export_session, to_markdown
 
     if fmt not in ("json", "md"):
         console().print("[red]--format is json or md[/red]")
@@ -131,7 +131,7 @@ def import_(
     as_thread: Annotated[str | None, typer.Option("--as", help="Import under this thread id.")] = None,
 ) -> None:
     """Import a thread exported as JSON."""
-    from graph.sessions import import_session
+    from graph.thread_files import import_session
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

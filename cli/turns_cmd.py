@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from cli.common import console, with_sena
-from graph import turns as T
+from graph import time_travel as T
 from graph.builder import build_graph
 from graph.session import Sena
 

@@ -14,13 +14,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
 from graph.events import instrument
-from graph.recovery import end_turn, is_transient, recover_generation, skip_step
+from graph.recovery import Answering, end_turn, is_transient, recover_generation, skip_step
 from graph.services import Services
 from graph.state import TURN_RESET, MemoryPlan, SenaContext, SenaState, intent_record
 from nodes.classify_intent import classify_intent
 from nodes.decide_memory import decide_memory
 from nodes.extract_learnings import extract_learnings
-from nodes.generate import generate
+from nodes.generate import answer_update, build_prompt, choose_model, generate, stream_answer
 from nodes.retrieve import retrieve
 from nodes.run_extensions import run_extensions
 
@@ -89,7 +89,7 @@ def make_builder(services: Services) -> StateGraph[SenaState, SenaContext, Any, 
         "generate",
         node(generate, "generate"),
         retry_policy=model_retry,
-        error_handler=recover_generation(services),
+        error_handler=recover_generation(services, Answering(choose_model, build_prompt, stream_answer, answer_update)),
     )
     builder.add_node(
         "extract_learnings",

@@ -12,7 +12,7 @@
 
 LangGraph calls a node's `error_handler` once its retry policy is exhausted; nodes that degrade
 inside themselves (retrieve, run_extensions) call the strategy functions here. Each failure is
-recorded in `errors` as the `SenaError` kind, message and hint (`ops/errors.py`), which is
+recorded in `errors` as the `SenaError` kind, message and hint (`config/errors.py`), which is
 what the chat prints, the API returns and telemetry counts. The user's message is checkpointed
 before any of this runs, so even an unrecoverable failure leaves a turn that can be resumed.
 """
@@ -22,23 +22,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.errors import NodeError
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from config.errors import ContextOverflow, Kind, classify
 from extensions.host import ExtensionHost
 from extensions.sandbox import ExtensionFailed
 from graph.events import emit
 from graph.services import Services
-from graph.state import SenaContext, SenaState, StepError
-from nodes import last_user_text
-from nodes.generate import answer_update, build_prompt, choose_model, stream_answer
-from ops.errors import ContextOverflow, Kind, classify
+from graph.state import SenaContext, SenaState, StepError, last_user_text
 from providers.registry import ModelChoice, explain_model_error
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,26 @@ def smaller_context(state: SenaState, system_prompt: str) -> list[BaseMessage]:
     return [SystemMessage(system_prompt), HumanMessage(last_user_text(state)[-SMALL_CONTEXT_CHARS:])]
 
 
-def recover_generation(services: Services) -> Handler:
+@dataclass(frozen=True)
+class Answering:
+    """How the generate node answers, handed to its recovery by the builder: the graph's internals
+    never import a node."""
+
+    choose: Callable[[SenaState, Runtime[SenaContext], Services], ModelChoice]
+    prompt: Callable[[SenaState, str], list[BaseMessage]]
+    stream: Callable[[BaseChatModel, list[BaseMessage], Runtime[SenaContext]], Awaitable[str]]
+    update: Callable[[str, str], dict[str, Any]]
+
+
+def recover_generation(services: Services, answering: Answering) -> Handler:
     """Return the handler for a failed answer: a smaller context if the prompt did not fit,
     the fallback model, then an answer that says what went wrong and how to fix it."""
+    choose_model, build_prompt, stream_answer, answer_update = (
+        answering.choose,
+        answering.prompt,
+        answering.stream,
+        answering.update,
+    )
 
     async def handler(state: SenaState, error: NodeError, runtime: Runtime[SenaContext]) -> Command[str]:
         failed = choose_model(state, runtime, services)

@@ -10,7 +10,7 @@ from config.settings import Settings
 from extensions.host import ExtensionHost, NoExtensions, SandboxHost
 from providers.model_files import Progress
 from providers.registry import ChatModels, ModelRegistry
-from storage.conversations import ConversationLog
+from storage.conversation_log import ConversationLog
 from storage.topics import TopicStore
 
 if TYPE_CHECKING:
@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from graph.recording import Recorder
     from memory.learnings import Learner
     from memory.store import MemoryStore
-    from nodes.intent_examples import ExampleIndex
-    from ops.telemetry import Telemetry
     from providers.registry import ModelChoice
+    from storage.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +46,8 @@ class Services:
     telemetry: Telemetry | None = None
     """Timings and failures of every turn, for `sena stats` and the API."""
     _recording: dict[Any, Any] = field(default_factory=dict, repr=False)
-    _examples: Any = field(default=None, repr=False)
-
-    def intent_examples(self) -> ExampleIndex | None:
-        """The example messages classify_intent compares with, embedded on first use (None when off)."""
-        routing = self.settings.intent_routing
-        if not routing.use_examples or not self.settings.intent_examples:
-            return None
-        if self._examples is None:
-            from nodes.intent_examples import ExampleIndex  # numpy and the embedder load on first use
-
-            embedder = getattr(self.memory, "embedder", None)
-            self._examples = ExampleIndex(self.settings.intent_examples, embedder)
-        index: ExampleIndex = self._examples
-        return index
+    intent_index: Any = field(default=None, repr=False)
+    """classify_intent's example index, built there on first use and kept for this Sena's life."""
 
     def chat_model(self, choice: ModelChoice) -> BaseChatModel:
         """The role's chat model, recorded (or replayed) when a recorder is set."""
@@ -157,7 +144,7 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
 
     telemetry = None
     if settings.telemetry.enabled:
-        from ops.telemetry import Telemetry, TelemetryStore
+        from storage.telemetry import Telemetry, TelemetryStore
 
         telemetry = Telemetry(TelemetryStore.from_path(settings.database_path), settings.telemetry.retention_days)
         if learner is not None:

@@ -19,17 +19,17 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 
+from config.errors import classify
 from config.settings import ROLES, Settings
 from graph.builder import build_graph
 from graph.services import Services, build_services
 from graph.state import SenaContext, SenaState, intent_record, turn_input, window_size
 from graph.tracing import LocalTraceSink
-from ops.errors import classify
 from providers.model_files import Progress
 from providers.registry import ChatModels, ModelChoice, SwitchableModels
 from storage.checkpointer import open_checkpointer
 from storage.compaction import Compactor, PostgresCompactor, SqliteCompactor
-from storage.conversations import TurnRecord
+from storage.conversation_log import TurnRecord
 from storage.thread_locks import Held, PostgresThreadLocks, SqliteThreadLocks, ThreadLocks
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class Sena:
     ) -> tuple[str, list[Event]]:
         """Write edited state onto a past checkpoint as a new branch and continue it, under the
         thread's lock like any turn; an `intent` given by name becomes its configured record."""
-        from graph.turns import fork
+        from graph.time_travel import fork
 
         values = with_intent_record(values, self.services.settings)
         async with self.hold(thread_id):

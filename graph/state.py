@@ -6,16 +6,20 @@ in `messages`; everything else is a short record about the current turn.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDict
 
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage, RemoveMessage
 from langgraph.config import get_config
 from langgraph.graph.message import add_messages
 
 from config.settings import IntentRoutingSettings
+
+if TYPE_CHECKING:
+    from storage.conversation_log import ConversationLog
 
 
 class IntentRecord(TypedDict):
@@ -144,3 +148,29 @@ def turn_input(
 ) -> dict[str, Any]:
     """Return the graph input for one user message."""
     return {"messages": [user_message(text, at, mode, context)]}
+
+
+def last_user_message(state: SenaState) -> HumanMessage | None:
+    """The newest human message (the one this turn answers), if any."""
+    return next((m for m in reversed(state.get("messages") or []) if isinstance(m, HumanMessage)), None)
+
+
+def last_user_text(state: SenaState) -> str:
+    """The text of the newest human message (the one this turn answers); "" when there is none."""
+    message = last_user_message(state)
+    return message.text if message is not None else ""
+
+
+async def beyond_window(
+    messages: list[AnyMessage], thread_id: str, keep: int, log: ConversationLog | None
+) -> list[RemoveMessage]:
+    """Removals for the messages the checkpoint no longer needs: beyond the last `keep` and safe in the log.
+
+    A message leaves the state only once the conversation log holds it, so nothing the user said
+    is lost (a thread from before the log kept ids keeps its messages until `sena threads compact`).
+    """
+    ids = [str(m.id) for m in messages[:-keep] if m.id]
+    if not ids or log is None:
+        return []
+    logged = await asyncio.to_thread(log.logged_ids, thread_id, ids)
+    return [RemoveMessage(id=i) for i in ids if i in logged]

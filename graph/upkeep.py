@@ -17,13 +17,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
-from graph.session import Sena
-from nodes.extract_learnings import beyond_window
+from graph.state import beyond_window, window_size
 from storage.compaction import database_bytes
+
+if TYPE_CHECKING:
+    from graph.session import Sena
 from storage.db import connect
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,8 @@ def exchanges(messages: list[AnyMessage]) -> list[tuple[HumanMessage, AIMessage 
 
 async def trim_window(sena: Sena, thread_id: str, messages: list[AnyMessage]) -> int:
     """Drop the logged messages beyond the window from the thread's latest checkpoint, as a turn would."""
-    removals = await beyond_window(messages, thread_id, sena.services)
+    keep = window_size(sena.services.settings.memory.short_term_messages)
+    removals = await beyond_window(messages, thread_id, keep, sena.services.log)
     if removals:
         config: Any = {"configurable": {"thread_id": thread_id}}
         await sena.graph.aupdate_state(config, {"messages": removals}, as_node="extract_learnings")

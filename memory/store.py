@@ -22,11 +22,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
+from config.errors import MemoryStoreError
 from config.settings import MemorySettings, Settings
 from memory.asked import asked_attributes
-from memory.conversations import ConversationIndex
 from memory.dates import period_in
 from memory.embedder import DIMENSIONS, MiniLMEmbedder
+from memory.exchanges import ConversationIndex
 from memory.hybrid import Candidate, select
 from memory.lexical import LexicalIndex
 
@@ -36,13 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class MemoryStoreError(RuntimeError):
-    """Base for memory-store failures (the turn degrades to short-term memory)."""
-
-
 class MemoryNotFound(MemoryStoreError):
     def __init__(self, memory_id: str) -> None:
-        super().__init__(f"No memory with id {memory_id!r}. `sena memory list` shows the ids.")
+        super().__init__(f"No memory with id {memory_id!r}.", "`sena memory list` shows the ids.")
         self.memory_id = memory_id
 
 
@@ -81,8 +78,9 @@ def _lock_directory(directory: Path) -> IO[str]:
     except BlockingIOError:
         handle.close()
         raise MemoryLocked(
-            f"The memory store in {directory} is open in another Sena process (a chat or a server). "
-            "Close that one, or set memory.qdrant.url to share a Qdrant server between processes."
+            f"The memory store in {directory} is open in another Sena process (a chat or a server).",
+            "`sena memory ...` and `sena chat` go through that process's API; or set memory.qdrant.url "
+            "to share a Qdrant server between processes.",
         ) from None
     return handle
 

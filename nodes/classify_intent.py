@@ -15,11 +15,21 @@ from langgraph.runtime import Runtime
 
 from config.settings import IntentRoutingSettings
 from graph.services import Services
-from graph.state import TURN_RESET, IntentRecord, SenaContext, SenaState, intent_record
-from nodes import last_user_text
+from graph.state import TURN_RESET, IntentRecord, SenaContext, SenaState, intent_record, last_user_text
 from nodes.intent_examples import ExampleIndex
 
 log = logging.getLogger(__name__)
+
+
+def example_index(services: Services) -> ExampleIndex | None:
+    """The example messages to compare with, embedded on first use (None when off)."""
+    if not services.settings.intent_routing.use_examples or not services.settings.intent_examples:
+        return None
+    if services.intent_index is None:  # numpy and the embedder load here, not at start
+        embedder = getattr(services.memory, "embedder", None)
+        services.intent_index = ExampleIndex(services.settings.intent_examples, embedder)
+    index: ExampleIndex = services.intent_index
+    return index
 
 
 def classify_by_rules(text: str, routing: IntentRoutingSettings) -> IntentRecord | None:
@@ -107,7 +117,7 @@ async def classify_intent(state: SenaState, runtime: Runtime[SenaContext], servi
         return structured_router(services.chat_model(choice), intents)
 
     record = await decide(
-        last_user_text(state), routing, router if routing.use_router_model else None, services.intent_examples()
+        last_user_text(state), routing, router if routing.use_router_model else None, example_index(services)
     )
     if asked := [n for n in runtime.context.extensions if n not in record["required_extensions"]]:
         record = IntentRecord(**{**record, "required_extensions": [*record["required_extensions"], *asked]})

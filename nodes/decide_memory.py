@@ -11,8 +11,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from graph.services import Services
-from graph.state import MemoryPlan, SenaContext, SenaState
-from nodes import last_user_text
+from graph.state import MemoryPlan, SenaContext, SenaState, last_user_text
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from graph.events import emit
 from graph.services import Services
-from graph.state import SenaContext, SenaState, window_size
-from nodes import last_user_text
-from storage.conversations import TurnRecord
+from graph.state import SenaContext, SenaState, beyond_window, last_user_text, window_size
+from storage.conversation_log import TurnRecord
 
 
 async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> dict[str, Any]:
@@ -25,7 +24,9 @@ async def extract_learnings(state: SenaState, runtime: Runtime[SenaContext], ser
     if runtime.context.replay:
         return {}  # a replay re-examines a past turn: it must not learn from it or log it twice
     await log_turn(state, runtime, services)
-    return {"messages": await beyond_window(state.get("messages") or [], runtime.context.thread(), services)}
+    keep = window_size(services.settings.memory.short_term_messages)
+    removals = await beyond_window(state.get("messages") or [], runtime.context.thread(), keep, services.log)
+    return {"messages": removals}
 
 
 async def log_turn(state: SenaState, runtime: Runtime[SenaContext], services: Services) -> None:
@@ -70,17 +71,3 @@ def last_exchange(messages: list[AnyMessage]) -> tuple[HumanMessage | None, AIMe
     question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
     answer = messages[-1] if messages and isinstance(messages[-1], AIMessage) else None
     return question, answer
-
-
-async def beyond_window(messages: list[AnyMessage], thread_id: str, services: Services) -> list[RemoveMessage]:
-    """Removals for the messages the checkpoint no longer needs: beyond the window and safe in the log.
-
-    A message leaves the state only once the conversation log holds it, so nothing the user said
-    is lost (a thread from before the log kept ids keeps its messages until `sena threads compact`).
-    """
-    keep = window_size(services.settings.memory.short_term_messages)
-    ids = [str(m.id) for m in messages[:-keep] if m.id]
-    if not ids or services.log is None:
-        return []
-    logged = await asyncio.to_thread(services.log.logged_ids, thread_id, ids)
-    return [RemoveMessage(id=i) for i in ids if i in logged]

@@ -12,8 +12,7 @@ from langgraph.runtime import Runtime
 from config.settings import Role
 from graph.events import emit
 from graph.services import Services
-from graph.state import SenaContext, SenaState
-from nodes import last_user_message, last_user_text
+from graph.state import SenaContext, SenaState, last_user_message, last_user_text
 from providers.registry import ModelChoice
 
 

@@ -15,8 +15,7 @@ from graph.events import emit
 from graph.recording import digest, recorded_output
 from graph.recovery import skip_memory
 from graph.services import Services
-from graph.state import SenaContext, SenaState, Snippet
-from nodes import last_user_text
+from graph.state import SenaContext, SenaState, Snippet, last_user_text
 
 
 def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: float) -> list[str]:

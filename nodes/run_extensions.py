@@ -13,8 +13,7 @@ from extensions.spec import ExtensionSpec
 from graph.events import emit
 from graph.recovery import disable_extension
 from graph.services import Services
-from graph.state import ExtensionResult, SenaContext, SenaState
-from nodes import last_user_text
+from graph.state import ExtensionResult, SenaContext, SenaState, last_user_text
 
 
 def parameter_prompt(spec: ExtensionSpec, text: str) -> list[Any]:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from config.errors import ModelError
 from config.settings import EmbeddedModelSpec
-from ops.errors import ModelError
 
 log = logging.getLogger(__name__)
 

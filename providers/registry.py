@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 import httpx
 from langchain_core.language_models import BaseChatModel
 
+from config.errors import ContextOverflow, ModelError, classify
 from config.settings import LLMSettings, Provider, Role
-from ops.errors import ContextOverflow, ModelError, classify
 from providers.llamacpp import ChatLlamaCpp, LlamaRuntime
 from providers.model_files import ModelFileError, Progress, resolve_model_file
 

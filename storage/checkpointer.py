@@ -14,8 +14,8 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from config.errors import ConfigError, DatabaseError
 from config.settings import Settings
-from ops.errors import ConfigError, DatabaseError
 
 log = logging.getLogger(__name__)
 

@@ -54,6 +54,39 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert "/api/v1/chat" in client.get("/openapi.json").json()["paths"]
 
 
+def test_the_openapi_schema_describes_the_blueprints_shapes(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    paths, shapes = schema["paths"], schema["components"]["schemas"]
+    assert {"context", "mode"} <= set(shapes["ChatRequest"]["properties"])
+    assert {"response", "metadata", "answer"} <= set(shapes["ChatAnswer"]["required"])
+    assert set(shapes["ChatMetadata"]["required"]) == {
+        "model_used", "processing_time", "extensions_used", "memory_retrieved"
+    }  # fmt: skip
+    assert "get" in paths["/api/v1/models"] and "put" in paths["/api/v1/models/{role}"]
+    assert {"403", "429"} <= set(paths["/api/v1/models/{role}"]["put"]["responses"])
+    assert "post" in paths["/api/v1/chat/resume"]
+    log_params = {p["name"] for p in paths["/api/v1/debug/logs"]["get"]["parameters"]}
+    assert {"level", "limit", "q", "since", "until"} <= log_params
+
+
+def test_models_are_listed_and_switched_with_a_cooldown(tmp_path: Path) -> None:
+    models = ScriptedModels()
+    models.model("spare")
+    with TestClient(create_app(api_settings(tmp_path), models), base_url=LOCAL) as client:
+        listed = client.get("/api/v1/models").json()
+        assert listed["roles"]["fast"] == "embedded:main" and "spare" in listed["available"]
+        assert client.put("/api/v1/models/fast", json={"model": "spare"}).json() == {
+            "role": "fast", "model": "embedded:spare"
+        }  # fmt: skip
+        again = client.put("/api/v1/models/fast", json={"model": "main"})
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
+        assert client.put("/api/v1/models/code", json={"model": "nope"}).status_code == 422
+        assert client.put("/api/v1/models/wizard", json={"model": "main"}).status_code == 404
+        assert client.get("/api/v1/models").json()["roles"]["fast"] == "embedded:spare"
+        client.post("/api/v1/chat", json={"message": "hello there", "thread_id": "m"})
+        assert models.model("spare").prompts  # the next turn used it
+
+
 def test_chat_answers_with_metadata_and_keeps_history(client: TestClient) -> None:
     answer = client.post("/api/v1/chat", json={"message": "hello there", "thread_id": "t1"})
     assert answer.status_code == 200, answer.text

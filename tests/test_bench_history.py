@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.history import BenchHistory, compare, flatten
 from config.settings import BenchSettings
-from ops.telemetry import TelemetryStore
+from storage.telemetry import TelemetryStore
 from tests.conftest import small_model_env
 
 

@@ -38,7 +38,7 @@ def test_damaged_database_fails_and_pending_migrations_are_reported(settings: Se
     damaged = doctor.database(settings)
     assert damaged.status == "fail" and "Move" in damaged.fix
     settings.database_path.unlink()
-    from storage.conversations import ConversationLog
+    from storage.conversation_log import ConversationLog
 
     ConversationLog.from_path(settings.database_path).close()  # only one component's tables
     behind = doctor.database(settings)

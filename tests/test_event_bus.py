@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from api.events import BusLogHandler, EventBus, FeedEvent
+from api.event_bus import BusLogHandler, EventBus, FeedEvent
 
 
 async def take(stream: object, n: int) -> list[FeedEvent]:

@@ -10,7 +10,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from config.settings import Settings
 from graph.builder import build_graph
 from graph.services import Services
-from storage.conversations import ConversationLog
+from storage.conversation_log import ConversationLog
 from tests.fakes import ScriptedMemory, ScriptedModels, router_reply
 from tests.helpers import answer_text, nodes_run, run_turn
 
@@ -196,7 +196,7 @@ async def test_recall_of_a_discussion_brings_past_exchanges_but_not_this_threads
 ) -> None:
     import time
 
-    from memory.conversations import Exchange
+    from memory.exchanges import Exchange
 
     now = time.time()
     exchanges = [

@@ -47,7 +47,7 @@ def test_an_unwritable_data_folder_does_not_stop_logging(settings: Settings, tmp
 
 
 def test_records_at_the_store_level_are_kept_in_the_database(settings: Settings) -> None:
-    from ops.logstore import LogStore
+    from storage.logs import LogStore
 
     settings.logging.store_level = "WARNING"
     setup_logging(settings, keep_records=True)
@@ -68,7 +68,7 @@ def test_records_at_the_store_level_are_kept_in_the_database(settings: Settings)
 def test_kept_records_are_found_by_level_text_and_time(tmp_path: Path) -> None:
     from datetime import datetime
 
-    from ops.logstore import LogStore, SqliteLogHandler
+    from storage.logs import LogStore, SqliteLogHandler
 
     store = LogStore.from_path(tmp_path / "sena.db")
     handler = SqliteLogHandler(store, logging.INFO)
@@ -97,7 +97,7 @@ def test_kept_records_are_found_by_level_text_and_time(tmp_path: Path) -> None:
 def test_a_writer_that_falls_behind_drops_records_instead_of_blocking(tmp_path: Path) -> None:
     import queue
 
-    from ops.logstore import DroppingQueueHandler
+    from storage.logs import DroppingQueueHandler
 
     waiting: queue.Queue[logging.LogRecord] = queue.Queue(2)  # nobody drains it
     handler = DroppingQueueHandler(waiting)

@@ -11,7 +11,7 @@ from bench.turn import InstantModels
 from config.settings import Settings, load_settings
 from graph.builder import build_graph
 from graph.session import open_sena
-from graph.sessions import export_session, import_session
+from graph.thread_files import export_session, import_session
 from tests.conftest import MODELS_DIR
 
 
@@ -79,7 +79,7 @@ async def test_a_thread_from_before_the_log_kept_ids_keeps_its_messages(tmp_path
 
 
 async def test_old_turns_are_compacted_and_still_listed_inspected_and_forked(tmp_path: Path) -> None:
-    from graph import turns as T
+    from graph import time_travel as T
     from storage.compaction import database_bytes
 
     settings = long_settings(tmp_path)

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from api.background import free_port
+from config.errors import ConfigError, DatabaseError
 from config.settings import Settings, load_settings
 from graph.session import open_sena
-from graph.turns import list_turns
+from graph.time_travel import list_turns
 from ops.doctor import checkpointer
-from ops.errors import ConfigError, DatabaseError
 from tests.conftest import small_model_env
 from tests.fakes import ScriptedModels
 from tests.postgres import fresh_database
@@ -120,7 +120,7 @@ async def test_old_turns_are_compacted_over_postgres_too(tmp_path: Path, postgre
     import psycopg
 
     from bench.turn import InstantModels
-    from graph import turns as T
+    from graph import time_travel as T
     from graph.builder import build_graph
     from storage.compaction import PostgresCompactor
 

@@ -10,11 +10,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from config.settings import Settings, load_settings
-from graph.builder import build_graph
-from graph.services import Services
-from graph.session import open_sena
-from ops.errors import (
+from config.errors import (
     ContextOverflow,
     DatabaseError,
     ModelError,
@@ -23,6 +19,10 @@ from ops.errors import (
     classify,
     turn_failure,
 )
+from config.settings import Settings, load_settings
+from graph.builder import build_graph
+from graph.services import Services
+from graph.session import open_sena
 from tests.conftest import MODELS_DIR, SMALL_MODEL
 from tests.fakes import ScriptedModels
 from tests.helpers import answer_text, fill, run_turn

@@ -11,7 +11,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from config.settings import Settings
 from extensions.spec import ExtensionSpec
-from graph import turns as T
+from graph import time_travel as T
 from graph.builder import build_graph
 from graph.recording import Recorder
 from graph.services import Services

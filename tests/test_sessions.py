@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from config.settings import Settings
 from graph.session import open_sena
-from graph.sessions import export_session, import_session, to_markdown
+from graph.thread_files import export_session, import_session, to_markdown
 from tests.fakes import ScriptedModels
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from config.settings import load_settings
 from graph.session import open_sena
 from ops.doctor import EXPECTED_SCHEMAS
-from ops.logstore import LogStore
-from ops.telemetry import MIGRATIONS, ErrorRecord, Metric, TelemetryStore
-from storage.conversations import ConversationLog
+from storage.conversation_log import ConversationLog
+from storage.logs import LogStore
+from storage.telemetry import MIGRATIONS, ErrorRecord, Metric, TelemetryStore
 from storage.topics import TopicStore
 from tests.conftest import small_model_env
 from tests.fakes import ScriptedModels

@@ -141,7 +141,7 @@ async def test_the_interrupted_check_is_skipped_only_while_nobody_else_touched_t
 
 
 async def test_a_fork_takes_the_threads_turn_and_names_a_bad_intent(settings: Settings) -> None:
-    from graph import turns as T
+    from graph import time_travel as T
 
     async with open_sena(no_memory(settings), models=ScriptedModels()) as sena:
         await run(sena, "f", "hello there", [])

@@ -15,8 +15,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.deps import SenaDep, SettingsDep
 from api.params import ThreadIdField, ThreadIdQuery
+from config.errors import turn_failure
 from graph.session import Sena
-from ops.errors import turn_failure
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/chat", tags=["chat"])

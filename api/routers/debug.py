@@ -12,9 +12,9 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import BusDep, LogsDep, SenaDep, SettingsDep
-from api.events import LEVELS
+from api.event_bus import LEVELS
 from api.params import ID_PATTERN, ThreadIdQuery
-from graph.turns import plain
+from graph.time_travel import plain
 
 router = APIRouter(prefix="/debug", tags=["debug"])
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SenaDep
-from ops.telemetry import Telemetry
+from storage.telemetry import Telemetry
 
 router = APIRouter(prefix="/telemetry", tags=["telemetry"])
 

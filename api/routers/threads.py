@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import SenaDep
 from api.params import ID_PATTERN
-from graph import turns as T
+from graph import time_travel as T
 from graph.builder import build_graph
 
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN)]

@@ -135,7 +135,7 @@ def readable_paths() -> list[str]:
 
 
 def apply_landlock(paths: list[str]) -> str:
-    from extensions.sandbox import landlock
+    import extensions.sandbox.landlock as landlock
 
     try:
         done = landlock.restrict(paths)

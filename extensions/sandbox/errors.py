@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ops.errors import ExtensionError
+from config.errors import ExtensionError
 
 
 class ExtensionFailed(ExtensionError, RuntimeError):

@@ -5,7 +5,7 @@ Tables (numbered migrations under the `telemetry` component):
   `node_ms` (per node), `extension_ms` (per extension, with ok), `memory_search_ms`, `memory_write_ms`.
 - `telemetry_errors`: one row per failure, with its `SenaError` kind and whether Sena recovered.
 - `benchmarks`: `sena bench` results, the last sessions of each suite (bench/history.py).
-WARNING+ log records are in `logs` (ops/logstore.py). Rows older than `telemetry.retention_days`
+WARNING+ log records are in `logs` (storage/logs.py). Rows older than `telemetry.retention_days`
 are deleted when Sena starts.
 
 Nothing here writes on the caller's thread: rows are queued and a background thread writes
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ops.errors import SenaError
+from config.errors import SenaError
 from storage.db import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -233,11 +233,12 @@ def summarize(metrics: list[dict[str, Any]], errors: list[dict[str, Any]]) -> di
 class Telemetry:
     """Turn events and final states into rows, queued for a background writer thread."""
 
-    def __init__(self, store: TelemetryStore, retention_days: int) -> None:
+    def __init__(self, store: TelemetryStore, retention_days: int, capacity: int = 10_000) -> None:
         self.store = store
-        self.queue: queue.SimpleQueue[tuple[list[Metric], list[ErrorRecord]] | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
+        self.queue: queue.Queue[tuple[list[Metric], list[ErrorRecord]] | threading.Event | None] = queue.Queue(
+            capacity
+        )  # bounded: a stuck writer (a full disk) costs dropped rows, never memory or a blocked turn
+        self.dropped = 0
         try:
             removed = store.prune(retention_days)
             if removed:
@@ -248,7 +249,10 @@ class Telemetry:
         self.writer.start()
 
     def record(self, metrics: list[Metric], errors: list[ErrorRecord] | None = None) -> None:
-        self.queue.put((metrics, errors or []))
+        try:
+            self.queue.put_nowait((metrics, errors or []))
+        except queue.Full:
+            self.dropped += 1
 
     def turn(self, thread_id: str, values: dict[str, Any], events: list[dict[str, Any]], wall_ms: float) -> None:
         """Record a finished turn from its final state and the events it streamed."""

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from graph.session import Sena
-from storage.conversations import TurnRecord
+from storage.conversation_log import TurnRecord
 
 FORMAT = "sena-session/1"
 
