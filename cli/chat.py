@@ -98,16 +98,6 @@ class LocalFront:
         except (KeyError, PermissionError, FileNotFoundError) as exc:
             raise CommandError(f"Not done: {exc.args[0] if isinstance(exc, KeyError) else exc}") from exc
 
-    async def greet(self) -> None:
-        messages = await self.sena.messages(self.thread_id)
-        if messages:
-            self.view.out.print(
-                f"[dim]Resumed thread {self.thread_id} ({len(messages)} messages). /history shows them.[/dim]"
-            )
-        else:
-            self.view.out.print(f"[dim]New thread {self.thread_id}.[/dim]")
-        await self.turn(None)  # finishes a turn a crash cut short, if there is one
-
     def show_extension_event(self, event: Event) -> None:
         """Reloads happen between turns (another thread): say so, briefly."""
         out = self.view.out

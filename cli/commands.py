@@ -59,8 +59,6 @@ class ChatFront(Protocol):
 
     async def confirm(self, confirmation_id: str, approve: bool) -> str: ...
 
-    async def greet(self) -> None: ...
-
 
 @dataclass
 class TurnView:
@@ -148,7 +146,7 @@ async def _verbose(front: ChatFront, args: list[str]) -> bool:
 async def _thread(front: ChatFront, args: list[str]) -> bool:
     if args:
         front.thread_id = args[0]
-        await front.greet()
+        await greet(front)
     else:
         front.view.out.print(f"thread: {front.thread_id}")
     return True
@@ -265,9 +263,18 @@ async def read_line(prompt: str, out: Console) -> str | None:
     return None if line == "" else line.rstrip("\n")
 
 
+async def greet(front: ChatFront) -> None:
+    """Say which thread this is, and finish its turn a crash cut short, if there is one."""
+    if count := len(await front.history()):
+        front.view.out.print(f"[dim]Resumed thread {front.thread_id} ({count} messages). /history shows them.[/dim]")
+    else:
+        front.view.out.print(f"[dim]New thread {front.thread_id}.[/dim]")
+    await front.turn(None)
+
+
 async def chat_loop(front: ChatFront, on_failure: Callable[[Exception, str], Awaitable[None]]) -> None:
     """Read lines until EOF or /exit: commands go to the table, the rest are turns."""
-    await front.greet()
+    await greet(front)
     while True:
         line = await read_line("you> ", front.view.out)
         if line is None:

@@ -77,16 +77,6 @@ class RemoteFront:
         except RemoteError as exc:
             raise CommandError(f"Not done: {str(exc).split(': ', 1)[-1]}") from exc
 
-    async def greet(self) -> None:
-        messages = await self.client.history(self.thread_id)
-        if messages:
-            self.view.out.print(
-                f"[dim]Resumed thread {self.thread_id} ({len(messages)} messages). /history shows them.[/dim]"
-            )
-        else:
-            self.view.out.print(f"[dim]New thread {self.thread_id}.[/dim]")
-        await self.turn(None)  # finishes a turn a crash cut short, if there is one
-
 
 async def remote_chat(url: str, token: str | None, thread_id: str, verbose: bool, out: Console) -> None:
     async with SenaClient(url, token) as client:

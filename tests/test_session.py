@@ -8,7 +8,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from rich.console import Console
 
 from cli.chat import LocalFront
-from cli.commands import TurnView
+from cli.commands import TurnView, greet
 from config.settings import Settings
 from graph.builder import make_builder
 from graph.services import Services
@@ -31,7 +31,7 @@ async def test_interrupted_turn_is_finished_when_the_thread_reopens(settings: Se
     async with open_sena(settings, models=models) as sena:
         assert await sena.interrupted("k")
         front = LocalFront(sena, "k", TurnView(Console(file=io.StringIO())))
-        await front.greet()
+        await greet(front)
         assert not await sena.interrupted("k")
         messages = await sena.messages("k")
         assert [m.text for m in messages] == ["why is the sky blue?", "The finished answer."]

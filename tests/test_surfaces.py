@@ -24,7 +24,7 @@ from rich.console import Console
 from api.background import free_port
 from cli.chat import LocalFront
 from cli.client import SenaClient
-from cli.commands import ChatFront, TurnView, dispatch
+from cli.commands import ChatFront, TurnView, dispatch, greet
 from cli.remote import RemoteFront
 from cli.serve import serving
 from config.settings import Settings, load_settings
@@ -142,7 +142,7 @@ async def test_a_turn_cut_short_by_a_kill_is_finished_first_on_every_surface(kin
     await interrupt(settings, "k", "why is the sky blue?")
     async with open_sena(settings, models=scripted()) as sena, surface(kind, sena, "k") as (front, client):
         if front is not None:
-            await front.greet()
+            await greet(front)
             await front.turn("and the sea?")
             shown = screen(front)
             assert shown.index("finishing it first") < shown.index("echo: why is the sky blue?")
