@@ -11,11 +11,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
 from graph.recording import CallSite, call_site
-from graph.state import SenaContext, SenaState
+from graph.state import SenaContext, SenaState, last_user_message
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +49,8 @@ def summarize(update: dict[str, Any]) -> str:
 
 def turn_key(state: SenaState) -> str:
     """The id of the user's message that opened this turn: what a turn's recordings are keyed by."""
-    for message in reversed(state.get("messages") or []):
-        if isinstance(message, HumanMessage):
-            return str(message.id)
-    return ""
+    message = last_user_message(state)
+    return str(message.id) if message is not None else ""
 
 
 def instrument(name: str, fn: NodeFn, *, opens_turn: bool = False) -> NodeFn:

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import StateSnapshot
 
-from graph.state import SenaContext
+from graph.state import SenaContext, last_user_text
 from storage.checkpointer import count_turns_in_database
 from storage.compaction import COMPACTED
 
@@ -47,10 +47,7 @@ def plain(value: Any) -> Any:
 
 
 def last_message(values: dict[str, Any]) -> str:
-    for message in reversed(values.get("messages") or []):
-        if isinstance(message, HumanMessage):
-            return message.text
-    return ""
+    return last_user_text(values)  # type: ignore[arg-type]
 
 
 def checkpoint_id(snapshot: StateSnapshot) -> str:

@@ -15,7 +15,7 @@ from graph.events import emit
 from graph.recording import digest, recorded_output
 from graph.recovery import skip_memory
 from graph.services import Services
-from graph.state import SenaContext, SenaState, Snippet, last_user_text
+from graph.state import SenaContext, SenaState, Snippet, last_user_message, last_user_text
 
 
 def recent_message_ids(state: SenaState, limit: int, max_age_s: float, now: float) -> list[str]:
@@ -37,7 +37,7 @@ ABOUT_THE_USER = frozenset({"a question about the user", "recall phrase"})
 
 def asked_time(state: SenaState) -> float:
     """When the turn's question was asked (its message's timestamp), for "last week" and the like."""
-    question = next((m for m in reversed(state.get("messages") or []) if isinstance(m, HumanMessage)), None)
+    question = last_user_message(state)
     stamp = question.additional_kwargs.get("ts") if question is not None else None
     return float(stamp) if isinstance(stamp, (int, float)) else time.time()
 
