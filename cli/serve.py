@@ -25,10 +25,14 @@ def serve(
 
     from api.app import create_app
     from api.security import check_binding
-    from cli.client import announce
+    from cli.client import announce, find_server
+    from memory.store import memory_locked
 
     settings = load_or_exit()
     setup_logging(settings, keep_records=True)
+    if memory_locked(settings) and (running := find_server(settings)):
+        console().print(f"[yellow]A Sena process already serves {settings.data_dir} at {running}: use it.[/yellow]")
+        raise typer.Exit(1)
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
     try:
         check_binding(bind_host, settings.api.auth_token)
