@@ -102,7 +102,7 @@ def test_chat_over_the_api_and_automatically_when_the_server_owns_the_data(
     explicit = chat(server_env, "--server", server, "--thread", "cli", stdin="hello\n/history\n/exit\n")
     assert f"via {server}" in explicit and "sena>" in explicit and "you> hello" in explicit
     automatic = chat(server_env, "--thread", "cli", stdin="/history\n/exit\n")
-    assert "A Sena server owns" in automatic and "you> hello" in automatic
+    assert "Another Sena process owns" in automatic and "you> hello" in automatic
 
 
 def test_a_killed_server_loses_no_message_and_finishes_the_turn_after_restart(tmp_path: Path) -> None:
