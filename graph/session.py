@@ -162,12 +162,15 @@ class Sena:
             raise ValueError(f"No role {role!r}; roles: {', '.join(ROLES)}")
         if not llm.allow_runtime_switch:
             raise SwitchRefused("Switching models at runtime is turned off (llm.allow_runtime_switch: false).")
-        wait = llm.switch_cooldown_s - (time.monotonic() - self._switched.get(role, float("-inf")))
-        if wait > 0:
-            raise SwitchRefused(f"{role} was switched moments ago; try again in {wait:.0f} s.", retry_after=wait)
         models = self.services.models
         if not isinstance(models, SwitchableModels):
             raise SwitchRefused("This Sena's models cannot be switched.")
+        known = models.available()
+        if known and model not in known:
+            raise ValueError(f"Unknown {llm.provider} model {model!r}; known: {', '.join(known)}")
+        wait = llm.switch_cooldown_s - (time.monotonic() - self._switched.get(role, float("-inf")))
+        if wait > 0:
+            raise SwitchRefused(f"{role} was switched moments ago; try again in {wait:.0f} s.", retry_after=wait)
         choice = models.switch(role, model)
         self._switched[role] = time.monotonic()
         log.info("%s now served by %s", role, choice.label)

@@ -73,10 +73,11 @@ class ModelRegistry:
         return ModelChoice(role, provider, override or self._switches.get(role) or configured)
 
     def available(self) -> list[str]:
-        """The models a role can be switched to: the embedded ones known, or Ollama's configured ones."""
+        """The models a role can be switched to: the embedded ones known; [] for Ollama, which
+        serves whatever it has pulled (a wrong name fails at the next turn, with the fix)."""
         if self.settings.provider == "embedded":
             return sorted(self.settings.embedded.models)
-        return sorted({r.ollama_model for r in self.settings.roles.values()})
+        return []
 
     def switch(self, role: Role, model: str) -> ModelChoice:
         """Serve `role` with `model` from now on (`Sena.switch_model` checks whether it may)."""

@@ -59,7 +59,7 @@ def sena(env: dict[str, str], *args: str, stdin: str = "") -> str:
 def test_sena_chat_deletes_only_after_the_user_confirms(tmp_path: Path) -> None:
     env, note = setup(tmp_path)
     denied = sena(env, "chat", stdin="/ext deleter clean up\n/deny\n/exit\n")
-    assert "deleter wants to delete file notes/old.txt: /confirm " in denied and "Cancelled" in denied
+    assert "deleter wants to delete file 'notes/old.txt': /confirm " in denied and "Cancelled" in denied
     assert note.exists()
     confirmed = sena(env, "chat", stdin="/ext deleter clean up\n/confirm\n/exit\n")
     assert "Deleted notes/old.txt." in confirmed

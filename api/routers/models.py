@@ -16,7 +16,7 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 class Models(BaseModel):
     roles: dict[str, str] = Field(description="role -> the model serving it now (provider:name)")
-    available: list[str] = Field(description="Models a role can be switched to.")
+    available: list[str] = Field(description="Models a role can be switched to ([]: any, with Ollama).")
     allow_runtime_switch: bool
     switch_cooldown_s: float
 
