@@ -13,8 +13,7 @@ from langchain_core.messages import HumanMessage
 from rich.console import Console
 from rich.markup import escape
 
-from cli.commands import CommandError, Memory, TurnView
-from cli.commands import chat_loop as chat_loop_for
+from cli.commands import CommandError, Memory, TurnView, chat_loop
 from cli.common import console, load_or_exit, model_progress, setup_logging
 from cli.serve import serving
 from config.errors import turn_failure
@@ -154,7 +153,7 @@ async def local_chat(settings: Settings, thread_id: str, verbose: bool) -> None:
                 if not saved:  # so it can be copied and sent again
                     out.print(f"[dim]Not saved: {escape(line)}[/dim]")
 
-            await chat_loop_for(front, failed)
+            await chat_loop(front, failed)
         warm.cancel()
 
 
