@@ -3,13 +3,17 @@ and screen, with another process doing the work over its API (cli/client.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rich.console import Console
 from rich.markup import escape
 
 from cli.client import RemoteError, SenaClient
 from cli.commands import CommandError, Memory, TurnView, chat_loop
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,10 +42,7 @@ class RemoteFront:
         return dict((await self.client.models())["roles"])
 
     async def switch_model(self, role: str, model: str) -> str:
-        try:
-            return await self.client.switch_model(role, model)
-        except RemoteError as exc:
-            raise CommandError(str(exc).split(": ", 1)[-1]) from exc
+        return await self._said(self.client.switch_model(role, model))
 
     async def extensions(self) -> list[str]:
         try:
@@ -50,32 +51,29 @@ class RemoteFront:
             return []
 
     async def memories(self, limit: int) -> list[Memory]:
-        return [Memory(str(m["id"]), str(m["text"])) for m in await self._memory(self.client.memories(limit=limit))]
+        return [Memory(m["id"], m["text"]) for m in await self._said(self.client.memories(limit=limit))]
 
     async def search_memories(self, query: str) -> list[Memory]:
-        found = await self._memory(self.client.search_memories(query))
-        return [Memory(str(m["id"]), str(m["text"]), float(str(m.get("score") or 0.0))) for m in found]
+        found = await self._said(self.client.search_memories(query))
+        return [Memory(m["id"], m["text"], float(m.get("score") or 0.0)) for m in found]
 
     async def forget(self, memory_id: str) -> None:
-        await self._memory(self.client.forget(memory_id), f"No memory with id {memory_id!r}; /memory lists them.")
-
-    async def _memory(self, call: object, missing: str | None = None) -> list[dict[str, object]]:
-        try:
-            result = await call  # type: ignore[misc]
-        except RemoteError as exc:
-            if missing and str(exc).startswith("404"):
-                raise CommandError(missing) from exc
-            raise CommandError(str(exc).split(": ", 1)[-1]) from exc
-        return result if isinstance(result, list) else []
+        await self._said(self.client.forget(memory_id), missing=f"No memory with id {memory_id!r}; /memory lists them.")
 
     async def confirmations(self) -> list[tuple[str, str]]:
         return [(p["id"], p["question"]) for p in await self.client.confirmations()]
 
     async def confirm(self, confirmation_id: str, approve: bool) -> str:
+        return await self._said(self.client.confirm(confirmation_id, approve), prefix="Not done: ")
+
+    async def _said(self, call: Awaitable[T], missing: str | None = None, prefix: str = "") -> T:
+        """The server's answer, or its refusal as a `CommandError` in its own words (`missing` for a 404)."""
         try:
-            return await self.client.confirm(confirmation_id, approve)
+            return await call
         except RemoteError as exc:
-            raise CommandError(f"Not done: {str(exc).split(': ', 1)[-1]}") from exc
+            if missing and str(exc).startswith("404"):
+                raise CommandError(missing) from exc
+            raise CommandError(prefix + str(exc).split(": ", 1)[-1]) from exc
 
 
 async def remote_chat(url: str, token: str | None, thread_id: str, verbose: bool, out: Console) -> None:

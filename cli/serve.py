@@ -65,13 +65,13 @@ async def serving(sena: Sena, out: Console) -> AsyncIterator[str | None]:
 
     settings = sena.services.settings
     host, port = settings.api.host, settings.api.port
+    if not settings.api.serve_from_chat:
+        yield None
+        return
     try:
         check_binding(host, settings.api.auth_token)
     except ValueError as exc:
         out.print(f"[dim](not serving the API: {exc})[/dim]")
-        yield None
-        return
-    if not settings.api.serve_from_chat:
         yield None
         return
 

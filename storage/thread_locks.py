@@ -80,7 +80,7 @@ class SqliteThreadLocks(SqliteStore):
             ).fetchone()
             taken = int(row["taken"]) if row else 0
             if row and row["owner"] not in (None, self.owner):
-                if row["host"] != self.host or _alive(int(row["pid"] or 0)):
+                if self._owner_lives(row):
                     return None
                 log.warning("thread %s: taking over the lock of process %s, which has gone", thread_id, row["pid"])
             db.execute(
@@ -111,7 +111,11 @@ class SqliteThreadLocks(SqliteStore):
             "SELECT pid, host FROM thread_locks WHERE thread_id = ? AND owner IS NOT NULL AND owner != ?",
             (thread_id, self.owner),
         )
-        return bool(rows) and (rows[0]["host"] != self.host or _alive(int(rows[0]["pid"] or 0)))
+        return bool(rows) and self._owner_lives(rows[0])
+
+    def _owner_lives(self, row: Any) -> bool:
+        """Whether the process a lock row names may still run: on another host it cannot be told."""
+        return bool(row["host"] != self.host or _alive(int(row["pid"] or 0)))
 
     async def aclose(self) -> None:
         self.close()
