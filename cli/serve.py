@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import TYPE_CHECKING, Annotated
@@ -40,11 +42,14 @@ def serve(
         console().print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     console().print(f"Sena API on http://{bind_host}:{bind_port} · docs /docs · debug page /debug")
+    # uvicorn re-raises SIGTERM once it has shut down: as SystemExit, so the cleanup below runs
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with announce(settings, f"http://{bind_host}:{bind_port}"):
         uvicorn.run(
             create_app(settings),
             host=bind_host,
             port=bind_port,
+            log_config=None,  # uvicorn's own would close Sena's log handlers (the logs table, the file)
             log_level=settings.logging.level.lower(),
             timeout_graceful_shutdown=5,
             proxy_headers=bool(settings.api.trusted_proxies),  # X-Forwarded-For only from listed proxies
@@ -80,7 +85,9 @@ async def serving(sena: Sena, out: Console) -> AsyncIterator[str | None]:
         def capture_signals(self) -> Iterator[None]:  # Ctrl-C belongs to the chat
             yield
 
-    config = uvicorn.Config(create_app(sena=sena), host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(sena=sena), host=host, port=port, log_config=None, log_level="warning", lifespan="on"
+    )  # no log_config: uvicorn's would close the chat's log handlers
     server = QuietServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():

@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -80,10 +81,14 @@ def read_until(process: subprocess.Popen[str], marker: str) -> str:
 def test_memory_commands_work_beside_a_running_server_and_a_running_chat(tmp_path: Path) -> None:
     """One process owns a data folder; `sena memory ...` beside it goes through its API."""
     env = serve_env(tmp_path / "served")
-    with running_server(env):
+    with running_server(env) as url:
         assert "Added" in run_sena(env, "memory", "add", "The user's bike is called Rocket")
         assert "Rocket" in run_sena(env, "memory", "list")
         assert "Rocket" in run_sena(env, "memory", "search", "bicycle name")
+        assert (tmp_path / "served" / "data" / "server.json").exists()
+        logs = httpx.get(f"{url}/api/v1/debug/logs", params={"q": "API ready"}, headers={"Authorization": "Bearer tok"})
+        assert [r["message"] for r in logs.json()] == ["Sena API ready"]  # uvicorn left the log handlers alone
+    assert not (tmp_path / "served" / "data" / "server.json").exists()  # a stopped server leaves no address
 
     env = small_model_env(tmp_path / "chatting")
     env.update(SENA_API__PORT=str(free_port()), PYTHONUNBUFFERED="1")
