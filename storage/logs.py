@@ -84,8 +84,11 @@ class StoreWriter(logging.Handler):
         self.store = store
 
     def emit(self, record: logging.LogRecord) -> None:
-        ts = logging.Formatter().formatTime(record)
-        self.store.add_many([(ts, record.levelname, record.levelno, record.name, record.getMessage()[:4000])])
+        try:
+            ts = logging.Formatter().formatTime(record)
+            self.store.add_many([(ts, record.levelname, record.levelno, record.name, record.getMessage()[:4000])])
+        except Exception:  # a full disk, a locked database: a log sink never breaks the program or its thread
+            self.handleError(record)
 
 
 class DroppingQueueHandler(QueueHandler):
