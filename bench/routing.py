@@ -19,8 +19,8 @@ from typing import Any
 
 from bench.turn import pct
 from config.settings import Settings
+from memory.by_example import ExampleIndex
 from nodes.classify_intent import decide, structured_router
-from nodes.intent_examples import ExampleIndex
 
 HELD_OUT = Path(__file__).resolve().parent / "data" / "routing_heldout.jsonl"
 

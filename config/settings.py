@@ -23,7 +23,9 @@ from config.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
-CONFIG_FILES = ("settings.yaml", "models.yaml", "extensions.yaml", "logging.yaml", "intent_examples.yaml")
+CONFIG_FILES = (
+    "settings.yaml", "models.yaml", "extensions.yaml", "logging.yaml", "intent_examples.yaml", "remark_examples.yaml"
+)  # fmt: skip
 
 Role = Literal["fast", "critical", "code", "router"]
 ROLES: tuple[Role, ...] = ("fast", "critical", "code", "router")
@@ -143,6 +145,9 @@ class MemorySettings(Section):
     conversation_limit: int = Field(default=3, ge=0, le=20)
     topic_min_mentions: int = Field(default=3, ge=1)
     ask_model_when_unsure: bool = True
+    remark_threshold: float = Field(default=0.7, ge=0, le=1)
+    """A statement whose `passing` probability (config/remark_examples.yaml) reaches this is a
+    remark about the moment and is not learned; 1 keeps every statement."""
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
 
 
@@ -264,6 +269,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     intent_routing: IntentRoutingSettings = Field(default_factory=IntentRoutingSettings)
     intent_examples: dict[str, list[str]] = Field(default_factory=dict)
+    remark_examples: dict[str, list[str]] = Field(default_factory=dict)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     extensions: ExtensionsSettings = Field(default_factory=ExtensionsSettings)
     api: APISettings = Field(default_factory=APISettings)

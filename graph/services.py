@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from extensions.watcher import ExtensionWatcher
     from graph.recording import Recorder
+    from memory.by_example import RemarkFilter
     from memory.learnings import Learner
     from memory.store import MemoryStore
     from providers.registry import ModelChoice
@@ -125,6 +126,16 @@ def open_extensions(
     return host, watcher, report.rejected
 
 
+def remarks(settings: Settings, memory: MemoryStore) -> RemarkFilter | None:
+    """The classifier that keeps passing remarks out of memory (None without its examples, or at
+    threshold 1); it shares the store's embedder, fitted on first use."""
+    if settings.memory.remark_threshold >= 1 or len(settings.remark_examples) < 2:
+        return None
+    from memory.by_example import RemarkFilter
+
+    return RemarkFilter(settings.remark_examples, settings.memory.remark_threshold, getattr(memory, "embedder", None))
+
+
 def build_services(settings: Settings, progress: Progress | None = None, models: ChatModels | None = None) -> Services:
     """Create the model registry (unless given), open the conversation log, the memory store
     and the extension host.
@@ -138,7 +149,12 @@ def build_services(settings: Settings, progress: Progress | None = None, models:
         from memory.learnings import Learner
 
         # The router role runs at temperature 0, as extraction should.
-        learner = Learner(memory, models.get(models.choose("router")), conversations=memory.conversations)
+        learner = Learner(
+            memory,
+            models.get(models.choose("router")),
+            conversations=memory.conversations,
+            remarks=remarks(settings, memory),
+        )
     extensions, watcher, rejected = open_extensions(settings)
     from graph.recording import Recorder
 

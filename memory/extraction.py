@@ -10,9 +10,11 @@ words are dropped; what the model missed about the user is kept as the user said
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,7 +111,8 @@ class Fact:
     subject: str = "user"
     attribute: str = "other"
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
-    """Stored with the memory: subject, attribute and, for a dated fact, the period it names."""
+    """Stored with the memory: subject, attribute, when it was said and, for a dated fact, the
+    period it names."""
 
 
 ABOUT_USER = re.compile(r"\bthe user\b", re.IGNORECASE)
@@ -147,6 +150,25 @@ def remark(text: str) -> bool:
     if not ANAPHORA.search(text):
         return False
     return len(content_words(TIME_WORDS.sub(" ", text)) - HEDGES) <= 2
+
+
+SPECIFICS = re.compile(
+    rf"\d|\b(?:{'|'.join(m for m in calendar.month_name if m)}|{'|'.join(calendar.day_name)}"
+    r"|mon|tues?|wed|thurs?|fri|sat|sun"
+    r"|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty"
+    r"|ninety|hundred|update|correction|anymore|any more|no more|instead|change of plans?|named|renamed|called)\b",
+    re.IGNORECASE,
+)
+NAME = re.compile(r"(?<=\W)(?!I\b|I')[A-Z][\w'-]*")
+
+
+def specific(statement: str) -> bool:
+    """Whether a statement holds what a passing remark does not: a name (a capital after its
+    first word), an introduction, a number, a day or month, or the words of an update ("not
+    Tesco no more", "they named him Milo"). Such a statement is never taken for a remark by
+    resemblance alone: "Our cat Miso knocked coffee onto my keyboard" reads like a moment but
+    names the cat."""
+    return bool(SPECIFICS.search(statement) or NAME.search(statement) or introduced_name(statement))
 
 
 SAID_CLAUSE = re.compile(
@@ -291,7 +313,13 @@ def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
     return hits / len(words) >= min_overlap
 
 
-async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | None = None) -> list[Fact]:
+Remarks = Callable[[list[str]], list[bool]]
+"""Tells which of some statements are passing remarks (see `memory.by_example.RemarkFilter`)."""
+
+
+async def extract_facts(
+    model: BaseChatModel, user_text: str, now: datetime | None = None, remarks: Remarks | None = None
+) -> list[Fact]:
     """The facts a message states, each a third-person sentence with its subject, attribute and
     absolute date.
 
@@ -299,10 +327,16 @@ async def extract_facts(model: BaseChatModel, user_text: str, now: datetime | No
     person, with pronouns resolved and dates made absolute against `now` (when it was said); its
     facts are kept when grounded in them. A self-introduction gives the user's name, and a
     statement about the user that no fact covers is kept in its own (rewritten) words, so what a
-    small model misses, or a failing model never saw, is still remembered.
+    small model misses, or a failing model never saw, is still remembered. Statements that
+    `remarks` calls passing remarks ("I always mix these up") are dropped first.
     """
     now = now or datetime.now()
     parts = statement_parts(user_text)
+    if remarks is not None and (general := [part for part in parts if not specific(part)]):
+        passing = dict(zip(general, await asyncio.to_thread(remarks, general), strict=True))
+        if dropped := [part for part in general if passing[part]]:
+            log.info("not learning passing remarks: %s", dropped)
+            parts = [part for part in parts if not passing.get(part)]
     said = " ".join(parts)
     if not states_something(said):
         return []
@@ -387,7 +421,11 @@ def make_fact(
         if given and len(content_words(source) & content_words(text)) >= 2:
             period = given[0]
             text = f"{text.rstrip('.')} {period.words}"
-    metadata: dict[str, Any] = {"subject": subject_key(subject), "attribute": attribute}
+    metadata: dict[str, Any] = {
+        "subject": subject_key(subject),
+        "attribute": attribute,
+        "said_at": now.isoformat(timespec="minutes"),
+    }
     if period is not None:
         metadata.update(period_start=period.start.isoformat(), period_end=period.end.isoformat())
     return Fact(text, kind, subject_key(subject), attribute, metadata)

@@ -19,7 +19,16 @@ from typing import Any, Literal, Protocol
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 
-from memory.extraction import Fact, content_words, extract_facts, grounded, stem, worded_attribute, worth_learning
+from memory.extraction import (
+    Fact,
+    Remarks,
+    content_words,
+    extract_facts,
+    grounded,
+    stem,
+    worded_attribute,
+    worth_learning,
+)
 from memory.store import MemoryRecord
 from memory.wording import RELATIVES
 
@@ -170,10 +179,13 @@ class Learner:
         similar_limit: int = 5,
         similar_threshold: float = 0.35,
         conversations: ExchangeWriter | None = None,
+        remarks: Remarks | None = None,
     ) -> None:
         self.store = store
         self.model = model
         self.conversations = conversations
+        self.remarks = remarks
+        """Tells passing remarks from facts ("I always mix these up" is not learned)."""
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         """Told of every memory write (the API's debug feed listens)."""
         self.similar_limit = similar_limit
@@ -186,7 +198,7 @@ class Learner:
     ) -> list[Decision]:
         """Extract, decide and apply; return the decisions taken. `now` is when it was said."""
         decisions: list[Decision] = []
-        for fact in await extract_facts(self.model, user_text, now):
+        for fact in await extract_facts(self.model, user_text, now, self.remarks):
             if any(normalise(d.fact.text) == normalise(fact.text) for d in decisions):
                 continue  # said twice in one message
             similar = await asyncio.to_thread(

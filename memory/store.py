@@ -57,6 +57,11 @@ class MemoryRecord:
     updated_at: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def said_at(self) -> str:
+        """When the user said it (the turn's local time, set by learning), else when it was written."""
+        return str(self.metadata.get("said_at") or self.updated_at or self.created_at or "")
+
 
 def prepare_mem0_environment(data_dir: Path) -> Path:
     """Keep mem0 offline and inside `data/`; must run before mem0 is first imported."""
@@ -136,7 +141,7 @@ def _period_of(payload: dict[str, Any]) -> tuple[date | None, date | None]:
     try:
         if payload.get("period_start"):
             return date.fromisoformat(payload["period_start"]), date.fromisoformat(payload["period_end"])
-        stamp = payload.get("created_at")
+        stamp = payload.get("said_at") or payload.get("created_at")
         day = datetime.fromisoformat(stamp).date() if stamp else None
     except (TypeError, ValueError):
         return None, None
@@ -144,7 +149,8 @@ def _period_of(payload: dict[str, Any]) -> tuple[date | None, date | None]:
 
 
 def _said(payload: dict[str, Any]) -> float | None:
-    stamp = payload.get("updated_at") or payload.get("created_at")
+    """When the memory was last said: learning's `said_at` (the turn's time), else when written."""
+    stamp = payload.get("said_at") or payload.get("updated_at") or payload.get("created_at")
     try:
         return datetime.fromisoformat(stamp).timestamp() if stamp else None
     except (TypeError, ValueError):

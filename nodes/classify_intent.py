@@ -16,7 +16,8 @@ from langgraph.runtime import Runtime
 from config.settings import IntentRoutingSettings
 from graph.services import Services
 from graph.state import TURN_RESET, IntentRecord, SenaContext, SenaState, intent_record, last_user_text
-from nodes.intent_examples import ExampleIndex
+from memory.by_example import ExampleIndex
+from memory.extraction import ASKS, worth_learning
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,20 @@ Router = Callable[[list[str]], Runnable[Any, Any]]
 """Makes the router model, constrained to the given intents."""
 
 
+TELLS, RECALLS = "personal_info", "memory_recall"
+
+
+def told_nothing(record: IntentRecord, text: str, routing: IntentRoutingSettings) -> IntentRecord:
+    """A message that "tells a fact about the user" but states nothing and asks is a question
+    about what the user told before ("whats my lil reptile's name", "what city do we call
+    home"): the classifier reads "my" as telling, so such a message is recall."""
+    if record["intent_type"] != TELLS or RECALLS not in routing.intents or worth_learning(text):
+        return record
+    if not (text.rstrip().endswith("?") or ASKS.match(text)):
+        return record
+    return intent_record(routing, RECALLS, record["confidence"], record["source"])
+
+
 async def decide(
     text: str,
     routing: IntentRoutingSettings,
@@ -80,6 +95,13 @@ async def decide(
     record = classify_by_rules(text, routing)
     if record is not None or not text.strip():
         return record or intent_record(routing, routing.default_intent, 0.5, "default")
+    return told_nothing(await learned_decision(text, routing, router, examples), text, routing)
+
+
+async def learned_decision(
+    text: str, routing: IntentRoutingSettings, router: Router | None, examples: ExampleIndex | None
+) -> IntentRecord:
+    """The example classifier, and the router model when the classifier is unsure."""
     ranked: list[tuple[str, float]] = []
     if examples is not None:
         try:

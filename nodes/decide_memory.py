@@ -26,7 +26,8 @@ TEMPORAL = re.compile(
     re.IGNORECASE,
 )
 DANGLING = re.compile(r"^\W*(it|that|this|they|them|he|she|those|these|there|the same)\b", re.IGNORECASE)
-ABOUT_USER = re.compile(r"\b(i|me|my|mine|i'm|i've|i'd|i'll|myself)\b", re.IGNORECASE)
+ABOUT_USER = re.compile(r"\b(i|me|my|mine|i'm|i've|i'd|i'll|myself|we|us|our|ours|we're|we've)\b", re.IGNORECASE)
+"""The user, or the user with their family ("what city do we call home")."""
 ASKING = re.compile(
     r"\?\s*$|^\W*(what|which|who|whom|whose|where|when|why|how|should|could|would|can|do|does|is|are"
     r"|recommend|suggest|help|plan|remind|find|search|look|show|tell|give|pick|choose)\b",

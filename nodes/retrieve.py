@@ -115,7 +115,7 @@ async def find_snippets(
             source="long_term",
             text=m.text[:300],
             score=round(m.score, 4),
-            date=(m.updated_at or m.created_at or "")[:16].replace("T", " "),
+            date=m.said_at[:16].replace("T", " "),
         )
         for m in found
     ]

@@ -14,6 +14,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from config.settings import Settings
+from graph.services import remarks
 from memory.learnings import Learner
 from memory.store import MemoryStore
 from nodes.generate import build_prompt
@@ -29,7 +30,7 @@ async def learner(settings: Settings) -> AsyncIterator[tuple[Learner, MemoryStor
     registry = ModelRegistry(settings.llm, settings.models_dir)
     model = registry.get(registry.choose("router"))
     store = MemoryStore.open(settings.memory, settings.data_dir, model)
-    yield Learner(store, model), store, registry
+    yield Learner(store, model, remarks=remarks(settings, store)), store, registry
     store.close()
     registry.close()
 
@@ -49,7 +50,14 @@ async def test_what_a_user_says_in_passing_is_learned_and_questions_teach_nothin
     await learn.learn("i", "Hi, I'm Noor! Could you help me plan dinners for the week?", now=THURSDAY)
     assert any("noor" in m for m in remembered(store, "i"))
 
-    for question in ("Name a famous painter from Spain?", "What's the capital of Peru?", "How do I get my kid to bed?"):
+    for question in (
+        "Name a famous painter from Spain?",
+        "What's the capital of Peru?",
+        "How do I get my kid to bed?",
+        "whats 7 times 8, my head is not working this morning",  # passing remarks beside a question
+        "Quick one before my coffee kicks in: how many cups in a litre?",
+        "Who wrote Middlemarch? I'm trying to win an argument here.",
+    ):
         await learn.learn("p", question, now=THURSDAY)
     assert remembered(store, "p") == []
 

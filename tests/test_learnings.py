@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from config.settings import load_settings
+from memory.by_example import RemarkFilter
 from memory.extraction import Fact, extract_facts, grounded, statements, worth_learning
 from memory.learnings import Decision, Learner, decide
 from memory.store import MemoryRecord
@@ -129,6 +131,7 @@ async def test_relative_dates_are_made_absolute_from_when_it_was_said() -> None:
         "attribute": "plan",
         "period_start": "2026-03-09",
         "period_end": "2026-03-15",
+        "said_at": THURSDAY.isoformat(timespec="minutes"),
     }
     assert "Thursday 2026-03-05" in model.prompts[0][0].text  # the model is told today's date too
     assert model.prompts[0][-1].text == "The user's sister visits in the week of 9 March 2026."  # and sees it resolved
@@ -437,6 +440,42 @@ async def test_a_remark_about_the_asking_itself_is_not_a_fact(said: str) -> None
     assert await extract_facts(model, said, THURSDAY) == []
     invented = ScriptedChatModel().enqueue(facts_reply("The user read it yesterday", "The user always gets it wrong"))
     assert await extract_facts(invented, said, THURSDAY) == []
+
+
+@pytest.fixture(scope="module")
+def remark_filter() -> RemarkFilter:
+    settings = load_settings()
+    return RemarkFilter(settings.remark_examples, settings.memory.remark_threshold)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [  # remarks no regular expression of memory.extraction foresees; the classifier reads them
+        "whats 7 times 8, my head is not working this morning",
+        "Which is heavier, a kilo of feathers or of steel? I'm trying to win an argument here.",
+        "Quick one before my coffee kicks in: how many cups in a litre?",
+    ],
+)
+async def test_a_passing_remark_beside_a_question_is_not_learned(remark_filter: RemarkFilter, said: str) -> None:
+    invented = ScriptedChatModel().enqueue(facts_reply("The user's head is not working", "The user is arguing"))
+    assert await extract_facts(invented, said, THURSDAY, remark_filter) == []
+    assert invented.prompts == []  # nothing left to read: the model is not even asked
+
+
+@pytest.mark.parametrize(
+    ("said", "fact", "kept"),
+    [
+        ("I can't stand coriander, it tastes of soap. Salsa ideas?", "The user can't stand coriander", "coriander"),
+        ("Our cat Miso knocked my coffee over again. How do I dry a keyboard?", "The user's cat is named Miso", "miso"),
+        ("update: the recital moved to the 12th. what should she wear?", "The recital moved to the 12th", "recital"),
+    ],
+)
+async def test_a_lasting_fact_beside_a_question_is_still_learned(
+    remark_filter: RemarkFilter, said: str, fact: str, kept: str
+) -> None:
+    model = ScriptedChatModel().enqueue(facts_reply(fact))
+    facts = await extract_facts(model, said, THURSDAY, remark_filter)
+    assert model.prompts and any(kept in f.text.lower() for f in facts), facts
 
 
 async def test_a_relative_named_between_commas_stays_the_subject_of_the_clause() -> None:

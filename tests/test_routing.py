@@ -7,9 +7,10 @@ import functools
 import pytest
 
 from config.settings import load_settings
-from nodes.classify_intent import classify_by_rules
+from graph.state import intent_record
+from memory.by_example import ExampleIndex
+from nodes.classify_intent import classify_by_rules, told_nothing
 from nodes.decide_memory import plan_memory
-from nodes.intent_examples import ExampleIndex
 
 ROUTING = load_settings().intent_routing
 
@@ -179,3 +180,19 @@ async def test_an_unsure_classifier_lets_the_router_choose_among_its_top_candida
     outside = Chooser(next(i for i in routing.intents if i not in top))
     record = await decide(text, routing, outside.make, examples)  # type: ignore[arg-type]
     assert (record["intent_type"], record["source"]) == (top[0], "examples")  # an answer outside the list is ignored
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("whats my lizard called again", "memory_recall"),  # asks about the user, tells nothing
+        ("And which town do we live in, just so I know you've got it?", "memory_recall"),
+        ("I live in Leeds now. Any good pubs?", "personal_info"),  # tells something: still telling
+        ("My dog is called Rex.", "personal_info"),
+    ],
+)
+def test_a_question_that_tells_nothing_about_the_user_is_recall_not_telling(text: str, intent: str) -> None:
+    telling = intent_record(ROUTING, "personal_info", 0.8, "examples")
+    assert told_nothing(telling, text, ROUTING)["intent_type"] == intent
+    question = intent_record(ROUTING, "question", 0.8, "examples")
+    assert told_nothing(question, text, ROUTING) == question  # only "telling" is checked
