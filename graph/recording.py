@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["record", "live", "recorded"]
 """A normal turn records; a replay either calls the models again (`live`) or plays back (`recorded`)."""
 MAX_OUTPUT_CHARS = 16_000
+MAX_PROMPT_CHARS = 32_000
+"""A call's prompt is kept (for people reading a turn) up to this size; its digest is always whole."""
 
 MIGRATIONS = (
     """
@@ -58,6 +60,7 @@ MIGRATIONS = (
     );
     CREATE INDEX recordings_thread ON recordings(thread_id)
     """,
+    "ALTER TABLE recordings ADD COLUMN prompt TEXT",  # what the call was given, for the studio
 )
 
 
@@ -77,12 +80,32 @@ class Recorder(SqliteStore):
     COMPONENT = "recordings"
     MIGRATIONS = MIGRATIONS
 
-    def save(self, site: CallSite, seq: int, kind: str, name: str, output: str, prompt_digest: str | None) -> None:
+    def save(
+        self,
+        site: CallSite,
+        seq: int,
+        kind: str,
+        name: str,
+        output: str,
+        prompt_digest: str | None,
+        prompt: str | None = None,
+    ) -> None:
         with self._tx() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO recordings (turn, node, seq, kind, name, prompt_digest, output, thread_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (site.turn, site.node, seq, kind, name, prompt_digest, output[:MAX_OUTPUT_CHARS], site.thread_id),
+                "INSERT OR REPLACE INTO recordings"
+                " (turn, node, seq, kind, name, prompt_digest, output, thread_id, prompt)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    site.turn,
+                    site.node,
+                    seq,
+                    kind,
+                    name,
+                    prompt_digest,
+                    output[:MAX_OUTPUT_CHARS],
+                    site.thread_id,
+                    prompt[:MAX_PROMPT_CHARS] if prompt is not None else None,
+                ),
             )
 
     def load(self, turn: str, node: str, seq: int) -> Recording | None:
@@ -95,7 +118,7 @@ class Recorder(SqliteStore):
 
     def for_turn(self, turn: str) -> list[dict[str, Any]]:
         rows = self._query(
-            "SELECT node, seq, kind, name, output, prompt_digest FROM recordings WHERE turn = ? ORDER BY rowid",
+            "SELECT node, seq, kind, name, prompt, output, prompt_digest FROM recordings WHERE turn = ? ORDER BY rowid",
             (turn,),
         )
         return [dict(r) for r in rows]
@@ -148,9 +171,18 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def prompt_digest(messages: Any) -> str:
+def _prompt_items(messages: Any) -> list[Any]:
     items = messages if isinstance(messages, list) else [messages]
-    return digest([(m.type, m.text) if isinstance(m, BaseMessage) else str(m) for m in items])
+    return [(m.type, m.text) if isinstance(m, BaseMessage) else str(m) for m in items]
+
+
+def prompt_digest(messages: Any) -> str:
+    return digest(_prompt_items(messages))
+
+
+def prompt_text(messages: Any) -> str:
+    """The prompt as JSON, a list of [role, text] pairs: what the model was sent."""
+    return json.dumps(_prompt_items(messages), ensure_ascii=False)
 
 
 def _recorded(recorder: Recorder, site: CallSite, seq: int, kind: str, name: str, digest_now: str | None) -> str:
@@ -163,7 +195,12 @@ def _recorded(recorder: Recorder, site: CallSite, seq: int, kind: str, name: str
 
 
 async def recorded_output(
-    recorder: Recorder | None, kind: str, name: str, call: str, produce: Callable[[], Awaitable[str]]
+    recorder: Recorder | None,
+    kind: str,
+    name: str,
+    call: str,
+    produce: Callable[[], Awaitable[str]],
+    given: str | None = None,
 ) -> str:
     """The output of a call other than a model's or an extension's (a memory search): produced and
     recorded in a live turn, played back in a recorded replay.
@@ -182,7 +219,7 @@ async def recorded_output(
             return await produce()
     output = await produce()
     if site.mode == "record":
-        await asyncio.to_thread(recorder.save, site, seq, kind, name, output, call)
+        await asyncio.to_thread(recorder.save, site, seq, kind, name, output, call, given)
     return output
 
 
@@ -205,10 +242,13 @@ class RecordingChatModel(BaseChatModel):
     async def _play(self, site: CallSite, seq: int, kind: str, digest_now: str) -> str:
         return await asyncio.to_thread(_recorded, self.recorder, site, seq, kind, self.label, digest_now)
 
-    async def _keep(self, site: CallSite | None, seq: int, kind: str, output: str, digest_now: str) -> None:
-        """Save the output when this is a recording turn (not a replay)."""
+    async def _keep(
+        self, site: CallSite | None, seq: int, kind: str, output: str, digest_now: str, messages: Any
+    ) -> None:
+        """Save the output, and the prompt it answered, when this is a recording turn (not a replay)."""
         if site and site.mode == "record":
-            await asyncio.to_thread(self.recorder.save, site, seq, kind, self.label, output, digest_now)
+            prompt = prompt_text(messages)
+            await asyncio.to_thread(self.recorder.save, site, seq, kind, self.label, output, digest_now, prompt)
 
     def _generate(
         self,
@@ -223,7 +263,7 @@ class RecordingChatModel(BaseChatModel):
         else:
             text = self.inner.invoke(messages, stop=stop, **kwargs).text
             if site and site.mode == "record":
-                self.recorder.save(site, seq, "model", self.label, text, digest_now)
+                self.recorder.save(site, seq, "model", self.label, text, digest_now, prompt_text(messages))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     async def _agenerate(
@@ -238,7 +278,7 @@ class RecordingChatModel(BaseChatModel):
             text = await self._play(site, seq, "model", digest_now)
         else:
             text = (await self.inner.ainvoke(messages, stop=stop, **kwargs)).text
-            await self._keep(site, seq, "model", text, digest_now)
+            await self._keep(site, seq, "model", text, digest_now, messages)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     async def _astream(
@@ -258,7 +298,7 @@ class RecordingChatModel(BaseChatModel):
         async for chunk in self.inner.astream(messages, stop=stop, **kwargs):
             parts.append(chunk.text)
             yield ChatGenerationChunk(message=AIMessageChunk(content=chunk.content))
-        await self._keep(site, seq, "model", "".join(parts), digest_now)
+        await self._keep(site, seq, "model", "".join(parts), digest_now, messages)
 
     def with_structured_output(self, schema: Any, **kwargs: Any) -> Runnable[Any, Any]:
         structured = self.inner.with_structured_output(schema, **kwargs)
@@ -268,7 +308,7 @@ class RecordingChatModel(BaseChatModel):
             if site and site.mode == "recorded":
                 return json.loads(await self._play(site, seq, "structured", digest_now))
             result = await structured.ainvoke(messages, config={"tags": ["nostream"]})
-            await self._keep(site, seq, "structured", json.dumps(result, default=str), digest_now)
+            await self._keep(site, seq, "structured", json.dumps(result, default=str), digest_now, messages)
             return result
 
         return RunnableLambda(call)
@@ -296,6 +336,7 @@ class RecordingExtensions:
         site = current_site()
         seq = site.next_seq() if site else 0
         call = digest([name, user_input, kwargs])
+        given = json.dumps({"input": user_input, **kwargs}, ensure_ascii=False, default=str)
         if site and site.mode == "recorded":
             outcome = json.loads(await asyncio.to_thread(_recorded, self.recorder, site, seq, "extension", name, call))
             if "error" in outcome:
@@ -306,9 +347,9 @@ class RecordingExtensions:
         except Exception as exc:
             if site and site.mode == "record":
                 failure = json.dumps({"error": str(exc)})
-                await asyncio.to_thread(self.recorder.save, site, seq, "extension", name, failure, call)
+                await asyncio.to_thread(self.recorder.save, site, seq, "extension", name, failure, call, given)
             raise
         if site and site.mode == "record":
             recorded = json.dumps({"output": output})
-            await asyncio.to_thread(self.recorder.save, site, seq, "extension", name, recorded, call)
+            await asyncio.to_thread(self.recorder.save, site, seq, "extension", name, recorded, call, given)
         return output

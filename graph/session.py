@@ -105,7 +105,8 @@ class Sena:
         """Run one turn and yield its events, ending with `turn_end` and the turn's summary; with
         `text=None`, only finish the thread's interrupted turn, if it has one.
 
-        `turn_queued` comes first when another turn holds the thread; `turn_resumed` announces
+        `turn_queued` comes first when another turn holds the thread (listeners also hear
+        `turn_failed` when the turn raises); `turn_resumed` announces
         an interrupted turn being finished (its tokens are yielded too unless `resumed_tokens` is
         False). `extensions` are run whatever the intent (the chat's `/ext NAME ...`); `at` dates
         the message (default: now), which is when its "next week" is counted from; `mode` picks
@@ -124,8 +125,13 @@ class Sena:
             yield self._heard({"event": "turn_start", "thread_id": thread_id, "message": text[:200]})
             started, final = time.perf_counter(), dict[str, Any]()
             graph_input = turn_input(text, at, mode, context)
-            async for event in self._run(thread_id, graph_input, final, model_overrides, extensions):
-                yield event
+            try:
+                async for event in self._run(thread_id, graph_input, final, model_overrides, extensions):
+                    yield event
+            except BaseException as exc:  # the feed's listeners see the turn end too, then the caller
+                failed = {"event": "turn_failed", "thread_id": thread_id, "error": type(exc).__name__}
+                self._heard({**failed, "message": str(exc)[:300] or type(exc).__name__})
+                raise
             yield self._heard({"event": "turn_end", **summary(thread_id, final, time.perf_counter() - started)})
 
     async def fork(

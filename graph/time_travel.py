@@ -19,6 +19,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import StateSnapshot
 
+from graph.events import turn_key
 from graph.state import SenaContext, last_user_text
 from storage.checkpointer import count_turns_in_database
 from storage.compaction import COMPACTED
@@ -76,6 +77,8 @@ class Turn:
     final: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
     compacted: bool = False  # an older turn kept as one checkpoint: its result, not its steps
+    key: str = ""
+    """The id of the message that opened the turn: what its recordings are keyed by."""
 
     @property
     def skipped(self) -> list[str]:
@@ -97,10 +100,15 @@ class Turn:
             "start_checkpoint": self.start_checkpoint,
         }
 
-    def detail(self) -> dict[str, Any]:
+    def detail(self, calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The turn step by step; with `calls` (its recordings), each step lists the model,
+        extension and memory calls it made: what each was given and what it returned."""
+        by_node: dict[str, list[dict[str, Any]]] = {}
+        for call in calls or []:
+            by_node.setdefault(call["node"], []).append(call)
         return {
             **self.summary(),
-            "steps": [s.__dict__ for s in self.steps],
+            "steps": [{**s.__dict__, "calls": by_node.get(s.node, [])} for s in self.steps],
             "skipped": self.skipped,
             "answer": self.final.get("answer"),
             "checkpoints": self.checkpoints,
@@ -160,6 +168,7 @@ def build_turn(index: int, thread_id: str, group: list[StateSnapshot]) -> Turn:
     for snapshot in group[1:]:
         turn.checkpoints.append(checkpoint_id(snapshot))
         turn.message = turn.message or last_message(snapshot.values)
+        turn.key = turn.key or turn_key(snapshot.values)  # type: ignore[arg-type]
         turn.final = snapshot.values
         turn.complete = not snapshot.next
         for task in snapshot.tasks:

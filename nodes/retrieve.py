@@ -80,7 +80,9 @@ async def search_long_term(
         return json.dumps(await find_snippets(state, runtime, services, with_conversations))
 
     call = digest([query, user_id, with_conversations])
-    snippets: list[Snippet] = json.loads(await recorded_output(services.recorder, "memory", "memory", call, search))
+    given = json.dumps({"query": query, "conversations": with_conversations}, ensure_ascii=False)
+    found = await recorded_output(services.recorder, "memory", "memory", call, search, given)
+    snippets: list[Snippet] = json.loads(found)
     emit(
         runtime,
         "memory_search",

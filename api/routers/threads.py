@@ -63,11 +63,16 @@ async def turns(
 
 @router.get("/{thread_id}/turns/{turn}")
 async def turn(thread_id: ThreadIdPath, turn: int, sena: SenaDep) -> dict[str, Any]:
+    """A turn step by step: each node's inputs, update, timing and errors, and the calls it made
+    (the prompt each model was sent and what it answered, extension inputs and outputs, memory
+    searches), from the turn's recordings."""
     try:
         found = await T.find_turn(sena.graph, thread_id, turn)
     except LookupError as exc:
         raise looked_up(exc) from exc
-    detail: dict[str, Any] = T.plain(found.detail())
+    recorder = sena.services.recorder
+    calls = await asyncio.to_thread(recorder.for_turn, found.key) if recorder is not None and found.key else []
+    detail: dict[str, Any] = T.plain(found.detail(calls))
     return detail
 
 
