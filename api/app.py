@@ -2,37 +2,41 @@
 
 The lifespan opens the checkpointer, models, memory store and extension host (`open_sena`),
 the debug feed's event bus (fed by turns, the extension host and logging), and closes them
-on shutdown. Routers are per resource under `/api/v1`; `/health` and `/debug` sit outside.
+on shutdown. Routers are per resource under `/api/v1`; `/health` and the studio (`/studio`,
+`/debug`: `api/studio`) sit outside.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import studio
 from api.event_bus import BusLogHandler, EventBus
 from api.routers import chat, debug, extensions, memory, telemetry, threads
 from api.routers import models as models_router
+from api.routers import settings as settings_router
 from api.security import Guard, error_response
 from config.errors import SenaError, StorageFull, classify
 from config.settings import Settings, load_settings
 from extensions.host import SandboxHost
 from graph.session import Sena, open_sena
+from ops.host import sample_host
 from providers.registry import ChatModels
 from storage.logs import LogStore
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
-DEBUG_PAGE = Path(__file__).with_name("debug.html")
 
 
 def create_app(settings: Settings | None = None, models: ChatModels | None = None, sena: Sena | None = None) -> FastAPI:
@@ -56,10 +60,17 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
                     running.services.extensions.subscribe(bus.forward)
                 if running.services.learner is not None:
                     running.services.learner.listeners.append(bus.forward)
+                sampler = None
+                telemetry, every = running.services.telemetry, running.services.settings.telemetry.host_sample_s
+                if telemetry is not None and every > 0:
+                    data_dir = running.services.settings.app.data_dir
+                    sampler = asyncio.create_task(sample_host(telemetry, data_dir, every), name="sena-host-sampler")
                 log.info("Sena API ready")
                 try:
                     yield
                 finally:
+                    if sampler is not None:
+                        sampler.cancel()
                     app.state.logs.close()
                     running.listeners.remove(bus.forward)
                     if running.services.learner is not None:
@@ -81,7 +92,7 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
-    routers = (chat, threads, memory, extensions, models_router, debug, telemetry)
+    routers = (chat, threads, memory, extensions, models_router, debug, telemetry, settings_router)
     for router in (r.router for r in routers):
         app.include_router(router, prefix="/api/v1")
 
@@ -97,10 +108,9 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
             "extensions": services.extensions.names() if services else [],
         }
 
-    @app.get("/debug", response_class=HTMLResponse, include_in_schema=False)
-    async def debug_page() -> HTMLResponse:
-        """Serve "Behind the Sena": the live pipeline, memory, extensions and logs, over the SSE feed."""
-        return HTMLResponse(DEBUG_PAGE.read_text(encoding="utf-8"))
+    app.state.settings = settings
+    app.mount("/studio/static", StaticFiles(directory=studio.STATIC), name="studio-static")
+    app.include_router(studio.router)
 
     install_error_handlers(app)
     return app

@@ -130,6 +130,7 @@ class BusLogHandler(logging.Handler):
             self.bus.publish(
                 "log",
                 {
+                    "ts": record.created,
                     "level": record.levelname,
                     "levelno": record.levelno,
                     "logger": record.name,

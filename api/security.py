@@ -6,19 +6,22 @@
    from the page's own origin or one in `api.cors_origins`: a foreign page in the user's browser
    cannot drive the API, token or not. Clients that are not browsers send no `Origin`.
 3. **Body size**, counted as the body arrives, so a chunked body is held to the limit too.
-4. **Auth.** On whenever `api.auth_token` is set; `/health` is always open. Browsers'
-   EventSource cannot send headers, so GET requests may pass the token as `?token=`.
+4. **Auth.** On whenever `api.auth_token` is set: a bearer token, or the studio's session
+   cookie (HttpOnly, SameSite=Strict), which the studio's sign-in page sets once the token is
+   typed there; a token never travels in a URL. `/health`, the sign-in page and the studio's
+   static files are open. A studio page asked for without a session redirects to sign-in.
 5. **Rate limit** per identity: the token holder when the token checks out, else the socket
    peer. A client-supplied value (a made-up token, `X-Forwarded-For`) never picks the bucket;
    the peer is a proxy's client only when `api.trusted_proxies` lists the proxy (uvicorn
    applies that; `sena serve` configures it). The limiter is `limits`' sliding-window counter,
    two counters per identity, expired after the window.
 
-Every refusal is the API's JSON error with a message and what to do.
+Every refusal is the API's JSON error with a message and what to do (a studio page redirects).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import math
@@ -30,12 +33,16 @@ from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.settings import APISettings
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/studio/login"})
+OPEN_PREFIXES = ("/studio/static/",)
+PAGE_PREFIXES = ("/studio", "/debug")
+"""Studio pages: asked for without a session, they redirect to the sign-in page."""
+SESSION_COOKIE = "sena_studio"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -53,20 +60,34 @@ def error_response(
 
 def presented_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    if request.method == "GET":
-        return request.query_params.get("token")
-    return None
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def studio_session(token: str) -> str:
+    """The studio's cookie value: derived from the token, so the cookie is not the token itself."""
+    return hmac.new(token.encode(), b"sena studio session", hashlib.sha256).hexdigest()
 
 
 def token_matches(request: Request, token: str | None) -> bool:
+    if token is None:
+        return False
     given = presented_token(request)
-    return token is not None and given is not None and hmac.compare_digest(given.encode(), token.encode())
+    if given is not None and hmac.compare_digest(given.encode(), token.encode()):
+        return True
+    session = request.cookies.get(SESSION_COOKIE)
+    return session is not None and hmac.compare_digest(session.encode(), studio_session(token).encode())
+
+
+def open_path(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 def authorized(request: Request, token: str | None) -> bool:
-    return token is None or request.url.path in OPEN_PATHS or token_matches(request, token)
+    return token is None or open_path(request.url.path) or token_matches(request, token)
+
+
+def studio_page(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES) and not open_path(path)
 
 
 def host_name(netloc: str) -> str:
@@ -133,7 +154,7 @@ class Guard:
             return
         await self.app(scope, receive, send)
 
-    def refuse(self, request: Request) -> JSONResponse | None:
+    def refuse(self, request: Request) -> Response | None:
         """The first check the request fails, as the answer to send; None when it passes them all."""
         host = host_name(request.headers.get("host", ""))
         if "*" not in self.hosts and host not in self.hosts:
@@ -152,13 +173,15 @@ class Guard:
         if length is not None and (not length.isdigit() or int(length) > self.settings.max_body_bytes):
             return self.too_large()
         if not authorized(request, self.settings.auth_token):
+            if request.method == "GET" and studio_page(request.url.path):
+                return RedirectResponse("/studio/login", status_code=303)
             return error_response(
                 401,
                 "Missing or wrong bearer token.",
                 "Send 'Authorization: Bearer <api.auth_token>'.",
                 **{"WWW-Authenticate": "Bearer"},
             )
-        if request.url.path not in OPEN_PATHS:
+        if request.url.path != "/health" and not request.url.path.startswith(OPEN_PREFIXES):  # sign-in is counted
             wait = self.limiter.check(self.identity(request))
             if wait > 0:
                 seconds = str(math.ceil(wait))

@@ -217,6 +217,7 @@ class TelemetrySettings(Section):
     enabled: bool = True
     retention_days: int = Field(default=30, ge=1)
     local_traces: bool = False  # one JSON line per node span in <data_dir>/traces/YYYY-MM-DD.jsonl
+    host_sample_s: float = Field(default=30.0, ge=0)  # the server samples CPU, memory and disk this often (0 = off)
 
 
 class BenchSettings(Section):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -240,10 +241,29 @@ def code_prompt(request: str, plan: Plan, shown: list[Example], imports: str) ->
     return messages
 
 
+Progress = Callable[[dict[str, Any]], None]
+"""Told of each step of a generation as it happens (the studio shows them live)."""
+
+
 async def generate_extension(
-    description: str, model: BaseChatModel, host: SandboxHost, attempts: int = 3, embed: Embed | None = None
+    description: str,
+    model: BaseChatModel,
+    host: SandboxHost,
+    attempts: int = 3,
+    embed: Embed | None = None,
+    progress: Progress | None = None,
 ) -> Generation:
-    """Generate, check and register an extension for `description`; say how it went and why."""
+    """Generate, check and register an extension for `description`; say how it went and why.
+    `progress` hears `generation_planned`, then one `generation_attempt` per attempt (its
+    status, code and the validation or test error fed back)."""
+
+    def tell(event: str, **fields: Any) -> None:
+        if progress is not None:
+            try:
+                progress({"event": event, "description": description[:200], **fields})
+            except Exception:  # a listener never breaks a generation
+                log.warning("generation progress listener failed", exc_info=True)
+
     folder = host.settings.generated_extensions_dir
     allowed = list(host.config.allowed_imports)
     shown = closest(description, embed)
@@ -259,6 +279,7 @@ async def generate_extension(
     if taken is not None and taken.origin != "generated":  # never shadow a core or user extension
         plan = replace(plan, name=f"{plan.name}_generated")
     given = user_example(description)
+    tell("generation_planned", name=plan.name, signature=plan.signature(), attempts=attempts)
     messages = code_prompt(description, plan, shown, ", ".join(allowed))
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
@@ -280,9 +301,12 @@ async def generate_extension(
                 loaded = await asyncio.to_thread(host.reload_file, path, True)
                 log.info("generated extension %s after %d attempt(s): %s", written.plan.name, attempt, loaded)
                 result.status, result.name, result.path = "success", written.plan.name, path
+                tell("generation_attempt", attempt=attempt, status="success", name=result.name, code=source,
+                     outputs=outputs)  # fmt: skip
                 return result
             result.status, feedback = "test_failed", failures[0]
         result.errors.append(f"attempt {attempt}: {feedback}")
+        tell("generation_attempt", attempt=attempt, status=result.status, error=feedback, code=source)
         log.info("generation attempt %d failed: %s", attempt, feedback)
         plan = written.plan
         line = "" if written.problems else failing_line(feedback, source)  # their lines are the model's code

@@ -165,6 +165,15 @@ class ConversationLog(SqliteStore):
         )
         return [_turn(r) for r in rows]
 
+    def retrieved_counts(self, limit: int = 10) -> list[tuple[str, int]]:
+        """The memories (and past exchanges) answers saw most often: (id, turns), most first."""
+        rows = self._query(
+            "SELECT value AS id, COUNT(*) AS n FROM conversations, json_each(conversations.memories_used)"
+            " GROUP BY value ORDER BY n DESC, value LIMIT ?",
+            (limit,),
+        )
+        return [(str(r["id"]), int(r["n"])) for r in rows]
+
     def delete_thread(self, thread_id: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM conversations WHERE thread_id = ?", (thread_id,))

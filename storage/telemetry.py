@@ -179,6 +179,10 @@ class TelemetryStore(SqliteStore):
         """What `sena stats` and `GET /telemetry/metrics` show, over rows since `since`."""
         return summarize(self.metrics(since), self.errors(since, limit=10_000))
 
+    def series(self, since: float, until: float, buckets: int) -> dict[str, Any]:
+        """The studio's charts: see `series`."""
+        return series(self.metrics(since), self.errors(since, limit=100_000), since, until, buckets)
+
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
     if not values:
@@ -186,6 +190,54 @@ def percentiles(values: list[float]) -> dict[str, float | int | None]:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
     return {"count": len(values), "p50": round(statistics.median(ordered), 1), "p95": round(p95, 1)}
+
+
+def series(
+    metrics: list[dict[str, Any]], errors: list[dict[str, Any]], since: float, until: float, buckets: int
+) -> dict[str, Any]:
+    """Metrics over time for charts: `t` holds each bucket's start (epoch seconds), and every
+    series one value per bucket (None where the bucket is empty): response time per role and
+    model (median), node time per node (median and p95), errors per kind (count), extension
+    success (share), memory search and write latency (median), the host's CPU, memory and disk
+    use (mean, %)."""
+    width = max((until - since) / buckets, 1e-9)
+    starts = [round(since + i * width, 3) for i in range(buckets)]
+    cells: dict[str, list[list[float]]] = defaultdict(lambda: [[] for _ in range(buckets)])
+
+    def put(key: str, ts: float, value: float) -> None:
+        index = min(buckets - 1, max(0, int((ts - since) / width)))
+        cells[key][index].append(value)
+
+    for m in metrics:
+        name, ts, value = m["name"], m["ts"], m["value"]
+        if name == "response_ms":
+            put(f"response_ms|{m['role']}|{m['model']}", ts, value)
+        elif name == "node_ms":
+            put(f"node_ms|{m['node']}", ts, value)
+        elif name == "extension_ms":
+            put("extension_success", ts, 1.0 if m["ok"] else 0.0)
+        elif name in ("memory_search_ms", "memory_write_ms", "turn_ms") or name.startswith("host_"):
+            put(name, ts, value)
+    for e in errors:
+        put(f"errors|{e['kind']}", e["ts"], 1.0)
+
+    def reduce(key: str, values: list[float]) -> float | None:
+        if not values:
+            return None
+        if key.startswith("errors|"):
+            return float(len(values))
+        if key == "extension_success" or key.startswith("host_"):
+            return round(sum(values) / len(values), 3)
+        return round(statistics.median(values), 1)
+
+    out: dict[str, Any] = {"t": starts, "series": {}}
+    for key, columns in sorted(cells.items()):
+        out["series"][key] = [reduce(key, c) for c in columns]
+        if key.startswith("node_ms|"):
+            out["series"][key.replace("node_ms|", "node_p95|")] = [percentiles(c)["p95"] for c in columns]
+    for key in [k for k in out["series"] if k.startswith("errors|")]:
+        out["series"][key] = [v or 0.0 for v in out["series"][key]]
+    return out
 
 
 def summarize(metrics: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import asdict
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ExtensionsDep, SenaDep
+from api.deps import BusDep, ExtensionsDep, SenaDep, SettingsDep
 
 router = APIRouter(prefix="/extensions", tags=["extensions"])
 
@@ -32,9 +35,53 @@ class Answer(BaseModel):
 
 
 @router.get("")
-async def extensions(host: ExtensionsDep) -> list[dict[str, Any]]:
+async def extensions(host: ExtensionsDep, settings: SettingsDep) -> list[dict[str, Any]]:
+    """Each extension with its origin, status, runs, errors, the permissions it asks for and the
+    grants the configuration gives it (extensions.grants)."""
     records = await asyncio.to_thread(host.records)
-    return [{**asdict(r), "permissions": list(s.permissions) if (s := host.spec(r.name)) else []} for r in records]
+    return [
+        {
+            **asdict(r),
+            "permissions": list(s.permissions) if (s := host.spec(r.name)) else [],
+            "grants": list(settings.extensions.grants.get(r.name, [])),
+        }
+        for r in records
+    ]
+
+
+def record_of(host: ExtensionsDep, name: str) -> Any:
+    found = next((r for r in host.records() if r.name == name), None)
+    if found is None:
+        raise HTTPException(404, f"No extension named {name!r}. GET /api/v1/extensions lists them.")
+    return found
+
+
+@router.get("/{name}/source", response_class=PlainTextResponse)
+async def source(name: str, host: ExtensionsDep) -> PlainTextResponse:
+    """The extension's source file, as loaded (read-only; edit the file and it reloads)."""
+    record = await asyncio.to_thread(record_of, host, name)
+    try:
+        text = await asyncio.to_thread(Path(record.file_path).read_text, encoding="utf-8")
+    except OSError as exc:
+        raise HTTPException(404, f"The source of {name!r} cannot be read: {exc.strerror}.") from exc
+    return PlainTextResponse(text, media_type="text/x-python")
+
+
+@router.get("/{name}/runs")
+async def runs(
+    name: str, host: ExtensionsDep, sena: SenaDep, days: Annotated[float, Query(gt=0, le=3650)] = 7
+) -> list[dict[str, Any]]:
+    """The extension's runs in turns over the last `days` (telemetry), newest first."""
+    await asyncio.to_thread(record_of, host, name)
+    telemetry = sena.services.telemetry
+    if telemetry is None:
+        return []
+    await asyncio.to_thread(telemetry.flush)
+    rows = await asyncio.to_thread(telemetry.store.metrics, time.time() - days * 86400, "extension_ms")
+    mine = [r for r in rows if r["subject"] == name]
+    return [
+        {"ts": r["ts"], "ms": r["value"], "ok": bool(r["ok"]), "thread_id": r["thread_id"]} for r in reversed(mine)
+    ][:200]
 
 
 @router.post("/reload")
@@ -49,14 +96,16 @@ async def reload(body: ReloadRequest, host: ExtensionsDep) -> dict[str, Any]:
 
 
 @router.post("/generate")
-async def generate(body: GenerateRequest, host: ExtensionsDep, sena: SenaDep) -> dict[str, Any]:
-    """Have the code model write, test and register an extension (takes a while on a small model)."""
+async def generate(body: GenerateRequest, host: ExtensionsDep, sena: SenaDep, bus: BusDep) -> dict[str, Any]:
+    """Have the code model write, test and register an extension (takes a while on a small model).
+    Each attempt is also told on the debug feed as it happens (`generation_attempt`)."""
     from extensions.generate import generate_extension
 
     models = sena.services.models
     embedder = getattr(sena.services.memory, "embedder", None)
     embed = embedder.embed_array if embedder is not None else None
-    result = await generate_extension(body.description, models.get(models.choose("code")), host, body.attempts, embed)
+    code_model = models.get(models.choose("code"))
+    result = await generate_extension(body.description, code_model, host, body.attempts, embed, bus.forward)
     return {**asdict(result), "path": str(result.path) if result.path else None}
 
 

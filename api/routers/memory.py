@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from api.deps import MemoryDep, SettingsDep
+from api.deps import MemoryDep, SenaDep, SettingsDep
 from api.params import ID_PATTERN, UserIdQuery
 from memory.store import MemoryNotFound
 
@@ -40,6 +40,21 @@ async def list_memories(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:
     return [asdict(m) for m in await asyncio.to_thread(store.list, user_id or settings.app.user_id, limit)]
+
+
+@router.get("/stats")
+async def stats(store: MemoryDep, settings: SettingsDep, sena: SenaDep, user_id: UserId = None) -> dict[str, Any]:
+    """How many memories there are by kind, the newest, and those answers used most."""
+    everything = await asyncio.to_thread(store.list, user_id or settings.app.user_id, 10_000)
+    by_kind: dict[str, int] = {}
+    for memory in everything:
+        by_kind[memory.kind] = by_kind.get(memory.kind, 0) + 1
+    newest = sorted(everything, key=lambda m: m.created_at or "", reverse=True)[:10]
+    log = sena.services.log
+    counts = await asyncio.to_thread(log.retrieved_counts, 50) if log is not None else []
+    texts = {m.id: m.text for m in everything}
+    used = [{"id": i, "text": texts[i], "turns": n} for i, n in counts if i in texts][:10]
+    return {"total": len(everything), "by_kind": by_kind, "recent": [asdict(m) for m in newest], "most_used": used}
 
 
 @router.get("/search")

@@ -7,12 +7,14 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from api.deps import SenaDep
 from api.params import ID_PATTERN
 from graph import time_travel as T
 from graph.builder import build_graph
+from graph.thread_files import export_session, to_markdown
 
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 
@@ -20,9 +22,30 @@ router = APIRouter(prefix="/threads", tags=["threads"])
 
 
 @router.get("")
-async def threads(sena: SenaDep) -> list[dict[str, Any]]:
+async def threads(
+    sena: SenaDep,
+    q: Annotated[str | None, Query(max_length=200, description="Words the title, tags or a turn contain.")] = None,
+    status: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$")] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[dict[str, Any]]:
+    """Threads, most recently used first; `q` matches the title, a tag or what was said in a turn."""
     log = sena.services.log
-    return [asdict(t) for t in await asyncio.to_thread(log.threads)] if log else []
+    if log is None:
+        return []
+    found = await asyncio.to_thread(log.threads)
+    if status:
+        found = [t for t in found if t.status == status]
+    if tag:
+        found = [t for t in found if tag in t.tags]
+    if q:
+        words = q.lower()
+        said = {t.thread_id for t in await asyncio.to_thread(log.search, q, 500)}
+        found = [
+            t
+            for t in found
+            if t.thread_id in said or words in (t.title or "").lower() or any(words in g.lower() for g in t.tags)
+        ]
+    return [asdict(t) for t in found]
 
 
 @router.get("/{thread_id}")
@@ -74,6 +97,27 @@ async def turn(thread_id: ThreadIdPath, turn: int, sena: SenaDep) -> dict[str, A
     calls = await asyncio.to_thread(recorder.for_turn, found.key) if recorder is not None and found.key else []
     detail: dict[str, Any] = T.plain(found.detail(calls))
     return detail
+
+
+@router.get("/{thread_id}/branches")
+async def thread_branches(thread_id: ThreadIdPath, sena: SenaDep) -> list[dict[str, Any]]:
+    """Every branch of the thread (forks included): its head checkpoint, the current one first."""
+    return await T.branches(sena.graph, thread_id)
+
+
+@router.get("/{thread_id}/export", response_model=None)
+async def export(
+    thread_id: ThreadIdPath, sena: SenaDep, format: Literal["json", "markdown"] = "json"
+) -> dict[str, Any] | PlainTextResponse:
+    """The thread as importable JSON (`sena threads import`) or as a Markdown transcript."""
+    try:
+        data = await export_session(sena, thread_id)
+    except LookupError as exc:
+        raise looked_up(exc) from exc
+    if format == "json":
+        return data
+    headers = {"Content-Disposition": f'attachment; filename="{thread_id}.md"'}
+    return PlainTextResponse(to_markdown(data), media_type="text/markdown", headers=headers)
 
 
 @router.post("/{thread_id}/replay")
