@@ -19,8 +19,9 @@ import json
 from pathlib import Path
 from string import Template
 from typing import Annotated
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
@@ -121,7 +122,10 @@ async def login_page(request: Request) -> Response:
 
 
 @router.post("/studio/login")
-async def login(request: Request, token: Annotated[str, Form(max_length=512)]) -> Response:
+async def login(request: Request) -> Response:
+    """The sign-in form's POST (urlencoded `token`; parsed here, so no multipart library is needed)."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
+    token = (form.get("token") or [""])[0]
     expected = request.app.state.settings.api.auth_token
     if expected is None:
         return RedirectResponse("/studio/processing", status_code=303)

@@ -40,7 +40,7 @@ async function load() {
 async function loadStats() {
   try {
     const s = await api("/memory/stats");
-    stats.replaceChildren(html(`<div><p><b>${s.total}</b> memories: ${Object.entries(s.by_kind).map(([k, n]) => `${n} ${esc(k)}`).join(", ") || "none yet"}</p>
+    stats.replaceChildren(html(`<div><p><b>${s.total}</b> ${s.total === 1 ? "memory" : "memories"}: ${Object.entries(s.by_kind).map(([k, n]) => `${n} ${esc(k)}`).join(", ") || "none yet"}</p>
       <h3>Newest</h3><ul>${s.recent.map((m) => `<li>${esc(m.text)} <span class="muted">${esc(when(m.created_at))}</span></li>`).join("") || "<li class=muted>none</li>"}</ul>
       <h3>Most used in answers</h3><ul>${s.most_used.map((m) => `<li>${esc(m.text)} <span class="pill">${m.turns} turn(s)</span></li>`).join("") || "<li class=muted>none yet</li>"}</ul></div>`));
   } catch (error) { say(stats, error); }

@@ -8,7 +8,7 @@ const ask = section("Ask", "ask");
 ask.appendChild(html(`<form class="row" id="ask-form">
   <label class="sr-only" for="message">Message</label>
   <input id="message" class="grow" placeholder="Ask Sena something…" autocomplete="off">
-  <label for="thread">thread</label><input id="thread" value="studio" size="12" pattern="[A-Za-z0-9._:-]{1,128}">
+  <label for="thread">thread</label><input id="thread" value="studio" size="12" pattern="[A-Za-z0-9._:\-]{1,128}">
   <button class="primary" type="submit">Send</button></form>`));
 ask.appendChild(html(`<p id="ask-result" class="muted">The answer and every stage appear below as they happen.</p>`));
 
@@ -24,7 +24,7 @@ function newCard(thread, message, state = "running") {
   document.getElementById("no-turns")?.remove();
   const card = html(`<section class="turn-card ${state}" data-thread="${esc(thread)}">
     <h2><span class="pill">${esc(thread)}</span> <span class="message">${esc(message || "")}</span>
-      <span class="turn-state state-${state}">${state}</span><span class="muted meta"></span></h2>
+      <span class="turn-state state-${state}">${state}</span></h2><p class="muted meta"></p>
     <ol class="stages">${STAGES.map((s) => `<li data-stage="${s}"><span>${s}</span><span class="state-waiting">waiting</span></li>`).join("")}</ol>
     <div class="answer"></div><div class="raw feed" hidden></div></section>`);
   cards.prepend(card);
@@ -90,7 +90,7 @@ function handle(kind, d) {
     case "turn_end":
       for (const s of STAGES) if (c.querySelector(`li[data-stage="${s}"] .state-waiting, li[data-stage="${s}"] .state-running`)) mark(c, s, "skipped", "skipped");
       if (d.answer && !c.querySelector(".answer").textContent) c.querySelector(".answer").textContent = d.answer;
-      meta(c, `${ms(d.processing_ms)}${d.intent ? " · intent " + d.intent : ""}${d.model_used ? " · " + d.model_used : ""}`);
+      meta(c, `${ms(d.processing_ms)} in all${d.intent ? " · intent " + d.intent : ""}`);
       finish(c, c.dataset.recovered ? "recovered" : "done", c.dataset.recovered ? "done, recovered" : "done");
       break;
     case "turn_failed":

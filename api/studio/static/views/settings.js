@@ -20,10 +20,10 @@ function render(filter = "") {
   const body = html(`<div><div class="row"><label class="sr-only" for="filter">Filter</label>
     <input id="filter" class="grow" type="search" placeholder="filter keys, e.g. memory or threshold" value="${esc(filter)}"></div>
     <table><thead><tr><th>Key</th><th>Value</th><th>Default</th><th>From</th><th>Applies</th><th></th></tr></thead><tbody>
-    ${rows.map((e) => `<tr data-key="${esc(e.key)}"><td class="mono">${esc(e.key)}</td>
+    ${rows.map((e) => `<tr data-key="${esc(e.key)}"><td class="mono key">${esc(e.key)}</td>
       <td>${e.secret ? `<span class="muted">${esc(shown(e.value))} (secret, not shown or edited here)</span>`
         : `<input class="value mono" aria-label="${esc(e.key)}" value="${esc(shown(e.value))}" size="28">`}</td>
-      <td class="muted mono">${esc(shown(e.default))}</td><td><span class="pill">${esc(e.source)}</span></td>
+      <td class="muted mono clip" title="${esc(shown(e.default))}">${esc(shown(e.default))}</td><td><span class="pill">${esc(e.source)}</span></td>
       <td>${e.live ? `<span class="state-ok">live</span>` : `<span class="muted">after restart</span>`}</td>
       <td>${e.secret ? "" : `<button data-act="save">Save</button>`}</td></tr>`).join("")}</tbody></table></div>`);
   table.replaceChildren(body);

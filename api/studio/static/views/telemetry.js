@@ -37,32 +37,40 @@ const CHARTS = [
   ["Host load", "%", (k) => k.startsWith("host_"), (k) => k.replace("host_", "").replace("_pct", "")],
 ];
 
-function chart(title, unit, t, series) {
-  const box = html(`<section class="chart-box"><h2>${esc(title)} <span class="muted">${esc(unit)}</span></h2><div class="chart"></div></section>`);
-  grid.appendChild(box);
-  const target = box.querySelector(".chart");
-  if (!series.length || series.every(([, values]) => values.every((v) => v === null || v === 0 && unit === "count"))) {
+function box(title, unit) {
+  const node = html(`<section class="chart-box"><h2>${esc(title)} <span class="muted">${esc(unit)}</span></h2><div class="chart"></div></section>`);
+  grid.appendChild(node);
+  return node.querySelector(".chart");
+}
+
+function draw(target, unit, t, series) {
+  if (!series.length || series.every(([, values]) => values.every((v) => v === null || (v === 0 && unit === "count")))) {
     target.replaceChildren(html(`<p class="muted">No data in this range yet.</p>`));
     return;
   }
-  const width = Math.max(360, target.clientWidth || 600);
-  new window.uPlot({
-    width, height: 220,
-    series: [{}, ...series.map(([label], i) => ({label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, points: {size: 5}}))],
+  const plot = new window.uPlot({
+    width: Math.max(300, target.clientWidth), height: 220,
+    series: [{}, ...series.map(([label], i) => ({label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, points: {show: true, size: 6}}))],
     axes: [{}, {label: unit, size: 60}],
     scales: {x: {time: true}},
   }, [t, ...series.map(([, values]) => values)], target);
+  charts.push([plot, target]);
 }
+
+const charts = [];
+window.addEventListener("resize", () => { for (const [plot, target] of charts) plot.setSize({width: Math.max(300, target.clientWidth), height: 220}); });
 
 async function load() {
   const days = Number(document.getElementById("days").value);
   grid.replaceChildren();
   try {
     const [data] = await Promise.all([api("/telemetry/series", {query: {days, buckets: 60}}), loadUplot()]);
-    for (const [title, unit, wanted, label] of CHARTS) {
+    charts.length = 0;
+    const targets = CHARTS.map(([title, unit]) => box(title, unit));  // laid out first, so each knows its width
+    CHARTS.forEach(([, unit, wanted, label], i) => {
       const keys = Object.keys(data.series).filter(wanted);
-      chart(title, unit, data.t, keys.map((k) => [label(k), data.series[k]]));
-    }
+      draw(targets[i], unit, data.t, keys.map((k) => [label(k), data.series[k]]));
+    });
   } catch (error) { say(grid, error); }
   try {
     const summary = await api("/telemetry/metrics", {query: {days}});

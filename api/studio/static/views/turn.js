@@ -109,7 +109,7 @@ async function load() {
     const step = ran.get(node);
     bars.appendChild(html(`<a href="#step-${node}" class="mono">${node}</a>`));
     const bar = html(`<div class="bar ${step ? (step.errors.length ? "error" : "") : "skipped"}" title="${step ? ms(step.duration_ms) : "skipped"}"></div>`);
-    bar.style.width = step ? `${Math.max(0.5, 100 * (step.duration_ms || 0) / longest)}%` : "100%";
+    bar.style.width = step ? `${Math.max(0.5, 100 * (step.duration_ms || 0) / longest)}%` : "0";
     bars.appendChild(html(`<div></div>`)).appendChild(bar);
     bars.appendChild(html(`<span class="${step ? "" : "muted"}">${step ? ms(step.duration_ms) : "skipped"}</span>`));
   }
