@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.security import RateLimiter, check_binding
+from api.security import RateLimiter, check_binding, studio_session
 from config.settings import Settings, load_settings
 from tests.conftest import MODELS_DIR
 from tests.fakes import ScriptedModels
@@ -170,7 +170,12 @@ def test_auth_and_rate_limit(tmp_path: Path) -> None:
         assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
         auth = {"Authorization": "Bearer s3cret"}
         assert client.get("/api/v1/threads", headers=auth).status_code == 200
-        assert client.get("/api/v1/threads", params={"token": "s3cret"}).status_code == 200  # EventSource style
+        assert client.get("/api/v1/threads", params={"token": "s3cret"}).status_code == 401  # never in a URL
+        client.cookies.set("sena_studio", studio_session("s3cret"))  # the studio's session cookie
+        assert client.get("/api/v1/threads").status_code == 200
+        client.cookies.set("sena_studio", studio_session("other"))
+        assert client.get("/api/v1/threads").status_code == 401
+        client.cookies.clear()
         assert client.get("/api/v1/threads", headers={"Authorization": "Bearer wrong"}).status_code == 401
         client.get("/api/v1/threads", headers=auth)
         limited = client.get("/api/v1/threads", headers=auth)

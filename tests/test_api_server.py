@@ -35,7 +35,11 @@ def server(server_env: dict[str, str]) -> Iterator[str]:
 def feed(url: str, events: list[tuple[str, str, dict[str, Any]]], stop: threading.Event, **headers: str) -> None:
     """Collect (id, event, data) from the debug stream until `stop` is set."""
     with httpx.stream(
-        "GET", f"{url}/api/v1/debug/stream", params={"token": "tok", "level": "INFO"}, headers=headers, timeout=None
+        "GET",
+        f"{url}/api/v1/debug/stream",
+        params={"level": "INFO"},
+        headers={"Authorization": "Bearer tok", **headers},
+        timeout=None,
     ) as response:
         event_id, name = "", ""
         for line in response.iter_lines():

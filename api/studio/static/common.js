@@ -39,7 +39,8 @@ export async function api(path, {method = "GET", body, query} = {}) {
   return data;
 }
 
-/** Build an element from an HTML string (the caller escapes what it interpolates). */
+/** Build one element from an HTML string with one top-level element (the caller escapes what it
+ * interpolates). */
 export function html(markup) {
   const template = document.createElement("template");
   template.innerHTML = markup.trim();

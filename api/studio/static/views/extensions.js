@@ -18,7 +18,7 @@ async function load() {
     const rows = await api("/extensions");
     listBox.replaceChildren(html(`<table><thead><tr><th>Name</th><th>Origin</th><th>Status</th><th>Runs</th><th>Errors</th><th>Asks for</th><th>Granted</th><th></th></tr></thead><tbody>
       ${rows.map((r) => `<tr data-name="${esc(r.name)}"><td><a href="#" data-act="show">${esc(r.name)}</a><div class="muted">${esc(r.description || "")}</div></td>
-        <td>${esc(r.origin)}</td><td class="state-${r.status === "active" ? "active" : r.status === "error" ? "error" : "disabled"}">${esc(r.status)}${r.last_error ? `<div class="muted">${esc(r.last_error)}</div>` : ""}</td>
+        <td>${esc(r.origin)}</td><td class="state-${r.status === "active" ? "active" : r.status === "error" ? "error" : "disabled"}">${esc(r.disabled ? "disabled" : r.status)}${r.last_error ? `<div class="muted">${esc(r.last_error)}</div>` : ""}</td>
         <td>${r.executions}</td><td>${r.errors}</td><td>${esc(r.permissions.join(", ") || "nothing")}</td><td>${esc(r.grants.join(", ") || "—")}</td>
         <td><button data-act="toggle" data-on="${r.status !== "active"}" ${r.status === "error" ? "disabled" : ""}>${r.status === "active" ? "disable" : "enable"}</button>
         <button data-act="reload">reload</button></td></tr>`).join("")}</tbody></table>`));

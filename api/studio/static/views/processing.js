@@ -8,7 +8,7 @@ const ask = section("Ask", "ask");
 ask.appendChild(html(`<form class="row" id="ask-form">
   <label class="sr-only" for="message">Message</label>
   <input id="message" class="grow" placeholder="Ask Sena something…" autocomplete="off">
-  <label for="thread">thread</label><input id="thread" value="studio" size="12" pattern="[A-Za-z0-9._:\-]{1,128}">
+  <label for="thread">thread</label><input id="thread" value="studio" size="12" maxlength="128">
   <button class="primary" type="submit">Send</button></form>`));
 ask.appendChild(html(`<p id="ask-result" class="muted">The answer and every stage appear below as they happen.</p>`));
 

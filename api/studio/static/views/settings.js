@@ -53,6 +53,7 @@ async function load() {
 function tell(text, ok = true) {
   const box = document.getElementById("message");
   if (box) box.replaceChildren(html(`<p class="${ok ? "state-ok" : "error"}">${esc(text)}</p>`));
+  document.getElementById("changes").scrollIntoView({block: "start"});  // the result, and its revert button
 }
 
 table.addEventListener("click", async (e) => {

@@ -57,7 +57,9 @@ function stepBlock(step, before) {
 
 function showResult(title, body) {
   document.getElementById("replay-none")?.remove();
-  replays.prepend(html(`<div class="result"><h3>${title}</h3>${body}</div>`));
+  const result = html(`<div class="result"><h3>${title}</h3>${body}</div>`);
+  replays.prepend(result);
+  result.scrollIntoView({block: "start"});
 }
 
 async function replay(button) {
@@ -91,7 +93,7 @@ async function fork(form) {
 async function load() {
   let turn;
   try { turn = await api(`${base}/turns/${args.turn}`); } catch (error) { say(overview, error); return; }
-  overview.replaceChildren(html(`<div class="kv">
+  overview.replaceChildren(html(`<div><div class="kv">
     <span>message</span><span>${esc(turn.message)}</span>
     <span>answer</span><span class="answer">${esc(turn.answer || "")}</span>
     <span>intent</span><span>${esc(turn.intent || "")}</span>
@@ -100,7 +102,7 @@ async function load() {
     <span>state</span><span class="${turn.errors ? "state-error" : turn.complete ? "state-done" : "state-running"}">${turn.compacted ? "compacted (its steps were folded)" : turn.complete ? "complete" : "interrupted"}${turn.errors ? `, ${turn.errors} error(s)` : ""}</span>
     <span>skipped</span><span class="muted">${esc(turn.skipped.join(", ") || "none")}</span></div>
     <div class="row"><button data-replay="recorded" data-checkpoint="${esc(turn.start_checkpoint)}">Replay the whole turn (recorded)</button>
-    <button data-replay="live" data-checkpoint="${esc(turn.start_checkpoint)}">Replay the whole turn (live)</button></div>`));
+    <button data-replay="live" data-checkpoint="${esc(turn.start_checkpoint)}">Replay the whole turn (live)</button></div></div>`));
 
   const longest = Math.max(1, ...turn.steps.map((s) => s.duration_ms || 0));
   const ran = new Map(turn.steps.map((s) => [s.node, s]));
