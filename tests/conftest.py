@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -14,7 +15,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from config.settings import PROJECT_ROOT, Settings, load_settings
+from config.settings import CONFIG_DIR, PROJECT_ROOT, Settings, load_settings
 from tests.fakes import ScriptedModels
 
 os.environ["LANGSMITH_TRACING"] = "false"
@@ -50,6 +51,17 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def own_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test reads a copy of config/, so nothing a test does (the settings API writes the
+    YAML files) can change the repository's configuration."""
+    if "SENA_CONFIG_DIR" in os.environ:
+        return
+    copy = tmp_path_factory.mktemp("config")
+    shutil.copytree(CONFIG_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.py"), dirs_exist_ok=True)
+    monkeypatch.setenv("SENA_CONFIG_DIR", str(copy))
 
 
 @pytest.fixture

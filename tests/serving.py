@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from api.background import free_port
+from config.settings import CONFIG_DIR
 from tests.conftest import small_model_env
 
 SENA = str(Path(sys.executable).parent / "sena")
@@ -36,9 +38,14 @@ def interactive(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 
 def serve_env(root: Path) -> dict[str, str]:
-    """Environment for a server on the tiny embedded model, with auth on and a port of its own."""
+    """Environment for a server on the tiny embedded model, with auth on, a port of its own and a
+    copy of config/ (the settings API writes to its files)."""
     env = small_model_env(root / "data")
+    shutil.copytree(
+        CONFIG_DIR, root / "config", ignore=shutil.ignore_patterns("__pycache__", "*.py"), dirs_exist_ok=True
+    )
     env.update(SENA_EXTENSIONS__USER_DIR=str(root / "user"), SENA_API__AUTH_TOKEN=TOKEN)
+    env["SENA_CONFIG_DIR"] = str(root / "config")
     env["SENA_API__PORT"] = str(free_port())
     return env
 

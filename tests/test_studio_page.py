@@ -9,7 +9,6 @@ view is saved as a screenshot (tests/screenshots/studio-<view>.png, 1400x1000).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ import httpx
 import pytest
 import yaml
 
-from config.settings import CONFIG_DIR
 from tests.browser import chromium, console_errors, network, screenshot
 from tests.serving import running_server, serve_env
 
@@ -29,10 +27,9 @@ TOKEN = "studio-secret-9f3a"
 
 
 def studio_env(root: Path) -> dict[str, str]:
-    """A server of its own with a copy of config/ (the settings view writes to it)."""
+    """A server of its own (with its own copy of config/, which the settings view writes to)."""
     env = serve_env(root)
-    shutil.copytree(CONFIG_DIR, root / "config", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    env.update(SENA_CONFIG_DIR=str(root / "config"), SENA_TELEMETRY__HOST_SAMPLE_S="0.5", SENA_API__AUTH_TOKEN=TOKEN)
+    env.update(SENA_TELEMETRY__HOST_SAMPLE_S="0.5", SENA_API__AUTH_TOKEN=TOKEN)
     return env
 
 
