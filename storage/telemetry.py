@@ -197,7 +197,7 @@ def series(
 ) -> dict[str, Any]:
     """Metrics over time for charts: `t` holds each bucket's start (epoch seconds), and every
     series one value per bucket (None where the bucket is empty): response time per role and
-    model (median), node time per node (median and p95), errors per kind (count), extension
+    model (median), node time per node (median and p95), errors per kind (per turn), extension
     success (share), memory search and write latency (median), the host's CPU, memory and disk
     use (mean, %)."""
     width = max((until - since) / buckets, 1e-9)
@@ -235,8 +235,9 @@ def series(
         out["series"][key] = [reduce(key, c) for c in columns]
         if key.startswith("node_ms|"):
             out["series"][key.replace("node_ms|", "node_p95|")] = [percentiles(c)["p95"] for c in columns]
-    for key in [k for k in out["series"] if k.startswith("errors|")]:
-        out["series"][key] = [v or 0.0 for v in out["series"][key]]
+    turns = [len(c) for c in cells["turn_ms"]] if "turn_ms" in cells else [0] * buckets
+    for key in [k for k in out["series"] if k.startswith("errors|")]:  # errors per turn (per error without turns)
+        out["series"][key] = [round((v or 0.0) / max(1, n), 3) for v, n in zip(out["series"][key], turns, strict=True)]
     return out
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -195,8 +196,15 @@ def test_a_forbidden_import_is_fed_back_with_its_line_and_the_fix_is_registered(
 
 def test_a_crash_is_retried_with_the_failing_line(host: SandboxHost) -> None:
     model = ScriptedChatModel().enqueue(CUPS_PLAN, CRASHES, GOOD)
-    result = asyncio.run(generate_extension(REQUEST, model, host))
+    told: list[dict[str, Any]] = []
+    result = asyncio.run(generate_extension(REQUEST, model, host, progress=told.append))
     assert (result.status, result.attempts) == ("success", 2)
+    assert [(e["event"], e.get("status")) for e in told] == [  # each attempt told as it happens (the studio)
+        ("generation_planned", None),
+        ("generation_attempt", "test_failed"),
+        ("generation_attempt", "success"),
+    ]
+    assert "ZeroDivisionError" in told[1]["error"] and "cups / 0" in told[1]["code"]
     assert "ZeroDivisionError" in result.errors[0] and "(line " in result.errors[0]
     assert "The failing line: ml = cups / 0" in model.prompts[-1][-1].text
 

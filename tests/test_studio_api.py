@@ -105,12 +105,14 @@ def test_telemetry_series_bucket_metrics_for_charts() -> None:
         {"name": "response_ms", "ts": 12.0, "value": 300.0, "role": "fast", "model": "m", "node": None, "ok": None},
         {"name": "extension_ms", "ts": 95.0, "value": 5.0, "role": None, "model": None, "node": None, "ok": 0},
         {"name": "host_cpu_pct", "ts": 50.0, "value": 40.0, "role": None, "model": None, "node": None, "ok": None},
-    ]
+        *[{"name": "turn_ms", "ts": 51.0 + i, "value": 9.0, "role": None, "model": None, "node": None, "ok": 1}
+          for i in range(4)],
+    ]  # fmt: skip
     data = series(metrics, [{"kind": "llm", "ts": 55.0}], since=0.0, until=100.0, buckets=10)
     assert data["t"][:2] == [0.0, 10.0]
     assert data["series"]["response_ms|fast|m"][1] == 200.0  # the bucket's median
     assert data["series"]["extension_success"][9] == 0.0
-    assert data["series"]["errors|llm"] == [0.0] * 5 + [1.0] + [0.0] * 4
+    assert data["series"]["errors|llm"] == [0.0] * 5 + [0.25] + [0.0] * 4  # one error in four turns
     assert data["series"]["host_cpu_pct"][5] == 40.0 and data["series"]["host_cpu_pct"][0] is None
 
 

@@ -31,7 +31,7 @@ const CHARTS = [
   ["Response time per role and model (median)", "ms", (k) => k.startsWith("response_ms|"), (k) => k.split("|").slice(1).join(" · ")],
   ["Node time (median)", "ms", (k) => k.startsWith("node_ms|"), (k) => k.split("|")[1]],
   ["Node time (p95)", "ms", (k) => k.startsWith("node_p95|"), (k) => k.split("|")[1]],
-  ["Errors by kind", "count", (k) => k.startsWith("errors|"), (k) => k.split("|")[1]],
+  ["Error rate by kind", "per turn", (k) => k.startsWith("errors|"), (k) => k.split("|")[1]],
   ["Extension success", "share", (k) => k === "extension_success", () => "success"],
   ["Memory latency (median)", "ms", (k) => k === "memory_search_ms" || k === "memory_write_ms", (k) => k.replace("memory_", "").replace("_ms", "")],
   ["Host load", "%", (k) => k.startsWith("host_"), (k) => k.replace("host_", "").replace("_pct", "")],
@@ -44,7 +44,7 @@ function box(title, unit) {
 }
 
 function draw(target, unit, t, series) {
-  if (!series.length || series.every(([, values]) => values.every((v) => v === null || (v === 0 && unit === "count")))) {
+  if (!series.length || series.every(([, values]) => values.every((v) => v === null || (v === 0 && unit === "per turn")))) {
     target.replaceChildren(html(`<p class="muted">No data in this range yet.</p>`));
     return;
   }
