@@ -48,6 +48,17 @@ def click(element: Any) -> None:
     element.click()
 
 
+def save_setting(driver: Any, key: str, value: str) -> None:
+    """Type a value into a setting's row of the settings view and press its Save button."""
+    from selenium.webdriver.common.by import By
+
+    row = driver.find_element(By.XPATH, f'//tr[@data-key="{key}"]')
+    field = row.find_element(By.CSS_SELECTOR, "input.value")
+    field.clear()
+    field.send_keys(value)
+    click(row.find_element(By.CSS_SELECTOR, "button[data-act=save]"))
+
+
 def text_of(driver: Any, css: str) -> str:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
@@ -157,6 +168,22 @@ def test_a_memory_is_added_edited_with_history_and_deleted_in_the_page(page: Any
     assert all("Mochi" not in m["text"] for m in httpx.get(f"{url}/api/v1/memory", headers=headers).json())
 
 
+def test_markup_in_what_sena_stores_is_shown_as_text_never_run(page: Any, server: tuple[str, Path]) -> None:
+    """A memory (or thread, message, log line) is data: the views escape it, and the pages'
+    Content-Security-Policy would refuse an inline script even if one slipped through."""
+    from selenium.webdriver.common.by import By
+
+    url, _ = server
+    payload = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    httpx.post(f"{url}/api/v1/memory/add", json={"text": payload}, headers=headers).raise_for_status()
+    httpx.post(f"{url}/api/v1/chat", json={"message": payload, "thread_id": "markup"}, headers=headers, timeout=300)
+    for view, where in (("memory", "#memory-list"), ("threads/markup", "#turns"), ("logs", "#log-list")):
+        page.get(f"{url}/studio/{view}")
+        wait(page, lambda d, where=where: "onerror" in text_of(d, where))
+        assert page.title != "pwned" and not page.find_elements(By.CSS_SELECTOR, f"{where} img, {where} script")
+
+
 def test_an_extension_is_disabled_in_the_page_and_its_source_shown(page: Any, server: tuple[str, Path]) -> None:
     from selenium.webdriver.common.by import By
 
@@ -185,19 +212,11 @@ def test_a_live_setting_applies_at_once_is_saved_with_its_comments_and_reverts(
     settings_file = root / "config" / "settings.yaml"
     page.get(f"{url}/studio/settings")
     wait(page, lambda d: "memory.search_threshold" in text_of(d, "#configuration"))
-    row = page.find_element(By.XPATH, '//tr[@data-key="memory.search_threshold"]')
-    field = row.find_element(By.CSS_SELECTOR, "input.value")
-    field.clear()
-    field.send_keys("2")  # out of range: refused with the validation's message, nothing written
-    click(row.find_element(By.CSS_SELECTOR, "button[data-act=save]"))
+    save_setting(page, "memory.search_threshold", "2")  # out of range: refused with the validation's message
     wait(page, lambda d: "less than or equal to 1" in text_of(d, "#message"))
     assert yaml.safe_load(settings_file.read_text())["memory"]["search_threshold"] == 0.2
 
-    row = page.find_element(By.XPATH, '//tr[@data-key="memory.search_threshold"]')
-    field = row.find_element(By.CSS_SELECTOR, "input.value")
-    field.clear()
-    field.send_keys("0.35")
-    click(row.find_element(By.CSS_SELECTOR, "button[data-act=save]"))
+    save_setting(page, "memory.search_threshold", "0.35")
     wait(page, lambda d: "applied now" in text_of(d, "#message"))
     text = settings_file.read_text()
     assert yaml.safe_load(text)["memory"]["search_threshold"] == 0.35
@@ -261,11 +280,7 @@ def test_on_the_embedded_model_a_turn_replays_identically_forks_and_a_switched_m
 
         driver.get(f"{url}/studio/settings")
         wait(driver, lambda d: "llm.roles.fast.embedded_model" in text_of(d, "#configuration"))
-        row = driver.find_element(By.XPATH, '//tr[@data-key="llm.roles.fast.embedded_model"]')
-        field = row.find_element(By.CSS_SELECTOR, "input.value")
-        field.clear()
-        field.send_keys("smollm2-135m")
-        click(row.find_element(By.CSS_SELECTOR, "button[data-act=save]"))
+        save_setting(driver, "llm.roles.fast.embedded_model", "smollm2-135m")
         wait(driver, lambda d: "applied now" in text_of(d, "#message"))
         reply = httpx.post(
             f"{url}/api/v1/chat", json={"message": "hi there, how are you?", "thread_id": "next"}, timeout=300
