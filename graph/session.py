@@ -129,8 +129,10 @@ class Sena:
                 async for event in self._run(thread_id, graph_input, final, model_overrides, extensions):
                     yield event
             except BaseException as exc:  # the feed's listeners see the turn end too, then the caller
-                failed = {"event": "turn_failed", "thread_id": thread_id, "error": type(exc).__name__}
-                self._heard({**failed, "message": str(exc)[:300] or type(exc).__name__})
+                stopped = isinstance(exc, (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt))
+                why = "interrupted: the next turn on the thread finishes it" if stopped else str(exc)[:300]
+                self._heard({"event": "turn_failed", "thread_id": thread_id, "error": type(exc).__name__,
+                             "message": why or type(exc).__name__})  # fmt: skip
                 raise
             yield self._heard({"event": "turn_end", **summary(thread_id, final, time.perf_counter() - started)})
 

@@ -82,6 +82,24 @@ async def test_a_second_turn_on_a_thread_waits_for_the_first_and_each_gets_its_o
         assert [m.text for m in await sena.messages("t") if m.type == "human"] == ["first question", "second question"]
 
 
+async def test_a_turn_that_stops_midway_is_told_to_listeners_as_failed(settings: Settings) -> None:
+    """The studio's feed hears every turn end: a cancelled turn ends as `turn_failed`, not silence."""
+    models, gate = gated_models()
+    async with open_sena(no_memory(settings), models=models) as sena:
+        heard: list[dict[str, Any]] = []
+        sena.listeners.append(heard.append)
+        log: list[tuple[str, str]] = []
+        turn = asyncio.create_task(run(sena, "t", "a question", log))
+        await started(log, "a question")
+        turn.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await turn
+        gate.set()
+        [failed] = [e for e in heard if e["event"] == "turn_failed"]
+        assert failed["thread_id"] == "t" and failed["message"].startswith("interrupted")
+        assert not any(e["event"] == "turn_end" for e in heard)
+
+
 async def test_another_process_on_the_same_data_waits_for_the_thread(settings: Settings) -> None:
     """Two Senas on one data folder stand for two processes: each has its own lock owner in sena.db."""
     models, gate = gated_models()
