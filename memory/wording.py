@@ -57,6 +57,7 @@ NOT_NAMES = frozenset(
 """Words a capital does not make a name: nationalities, days, months, and German nouns after "im"
 ("im Herbst" is "in the autumn", not "I'm Herbst")."""
 NAME = r"([A-Z][a-z'-]+(?: [A-Z][a-z'-]+)?)"
+FILLERS = r"ok|okay|so|um+|well"
 GREETING = r"hi|hey|hello|yo|hiya|heya|sup|hola|ola|olá|oi|bonjour|salut|hallo|hoi|hej|moin|servus|ciao|namaste"
 NOT_LOWER_NAMES = frozenset(
     "me you him her us them it here there back home done ready late early tired bored sick busy stuck lost sad "
@@ -72,12 +73,14 @@ INTRODUCTIONS = (
     ),
     re.compile(rf"\b(?i:ich bin|je suis|ik ben)\s+{NAME}(?=\s*(?:[,.!;]|$|(?i:und|and|et|en|hier|here)\b))"),
     re.compile(
-        rf"^\W*(?i:{GREETING})\W+(?i:it's|its|it is|this is|i'm|im)\s+([a-z][a-z'-]+)(?=\s*(?:$|here\b|[^\w\s']))"
+        rf"^\W*(?:(?i:{FILLERS})\W+)*(?i:(?:{GREETING})\w*)\W+(?:(?i:{FILLERS}|lol)\W+)*"
+        r"(?i:it's|its|it is|this is|i'm|im)\s+([a-z][a-z'-]+)(?=\s*(?:$|(?i:here|and|btw|lol)\b|[^\w\s']))"
     ),
 )
 """Self-introductions: English, a few other languages' ("Soy Camila", "Ich bin Jonas." but not
 "Ich bin Bauingenieurin bei...": German nouns take a capital too), and a lowercase name right
-after a greeting ("yo its jayden 😅"), where a capital is not expected."""
+after a greeting and a filler or two ("yo its jayden 😅", "hiii ok so im maddie and..."), where a
+capital is not expected."""
 
 
 def _third_person_verb(verb: str) -> str:

@@ -468,6 +468,11 @@ async def test_a_passing_remark_beside_a_question_is_not_learned(remark_filter: 
         ("I can't stand coriander, it tastes of soap. Salsa ideas?", "The user can't stand coriander", "coriander"),
         ("Our cat Miso knocked my coffee over again. How do I dry a keyboard?", "The user's cat is named Miso", "miso"),
         ("update: the recital moved to the 12th. what should she wear?", "The recital moved to the 12th", "recital"),
+        (
+            "ok hii so im tomasz and i need help w my essay lol. how long is a paragraph",
+            "The user's name is Tomasz",
+            "tomasz",
+        ),
     ],
 )
 async def test_a_lasting_fact_beside_a_question_is_still_learned(
