@@ -317,6 +317,19 @@ Remarks = Callable[[list[str]], list[bool]]
 """Tells which of some statements are passing remarks (see `memory.by_example.RemarkFilter`)."""
 
 
+async def passing_remarks(parts: list[str], remarks: Remarks) -> list[str]:
+    """The statements that are passing remarks throughout: never one with something specific
+    (`specific`), and not one with a clause that reads as lasting ("ok so i work at a bubble tea
+    shop | and my manager wants me to make tiktoks": the job stays)."""
+    clauses = {part: [c for c in SAID_CLAUSE.split(part) if len(content_words(c)) >= 2] or [part]
+               for part in parts if not specific(part)}  # fmt: skip
+    flat = [c for found in clauses.values() for c in found]
+    if not flat:
+        return []
+    verdicts = dict(zip(flat, await asyncio.to_thread(remarks, flat), strict=True))
+    return [part for part, found in clauses.items() if all(verdicts[c] for c in found)]
+
+
 async def extract_facts(
     model: BaseChatModel, user_text: str, now: datetime | None = None, remarks: Remarks | None = None
 ) -> list[Fact]:
@@ -332,11 +345,9 @@ async def extract_facts(
     """
     now = now or datetime.now()
     parts = statement_parts(user_text)
-    if remarks is not None and (general := [part for part in parts if not specific(part)]):
-        passing = dict(zip(general, await asyncio.to_thread(remarks, general), strict=True))
-        if dropped := [part for part in general if passing[part]]:
-            log.info("not learning passing remarks: %s", dropped)
-            parts = [part for part in parts if not passing.get(part)]
+    if remarks is not None and (dropped := await passing_remarks(parts, remarks)):
+        log.info("not learning passing remarks: %s", dropped)
+        parts = [part for part in parts if part not in dropped]
     said = " ".join(parts)
     if not states_something(said):
         return []

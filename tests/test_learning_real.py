@@ -54,7 +54,7 @@ async def test_what_a_user_says_in_passing_is_learned_and_questions_teach_nothin
         "Name a famous painter from Spain?",
         "What's the capital of Peru?",
         "How do I get my kid to bed?",
-        "whats 7 times 8, my head is not working this morning",  # passing remarks beside a question
+        "whats 7 times 8? my head is not working this morning",  # passing remarks beside a question
         "Quick one before my coffee kicks in: how many cups in a litre?",
         "Who wrote Middlemarch? I'm trying to win an argument here.",
     ):

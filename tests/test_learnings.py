@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import load_settings
 from memory.by_example import RemarkFilter
-from memory.extraction import Fact, extract_facts, grounded, statements, worth_learning
+from memory.extraction import Fact, extract_facts, grounded, statement_parts, statements, worth_learning
 from memory.learnings import Decision, Learner, decide
 from memory.store import MemoryRecord
 from tests.fakes import ScriptedChatModel
@@ -451,12 +451,13 @@ def remark_filter() -> RemarkFilter:
 @pytest.mark.parametrize(
     "said",
     [  # remarks no regular expression of memory.extraction foresees; the classifier reads them
-        "whats 7 times 8, my head is not working this morning",
+        "whats 7 times 8? my head is not working this morning",
         "Which is heavier, a kilo of feathers or of steel? I'm trying to win an argument here.",
         "Quick one before my coffee kicks in: how many cups in a litre?",
     ],
 )
 async def test_a_passing_remark_beside_a_question_is_not_learned(remark_filter: RemarkFilter, said: str) -> None:
+    assert statement_parts(said)  # a statement the regular expressions keep: the classifier decides
     invented = ScriptedChatModel().enqueue(facts_reply("The user's head is not working", "The user is arguing"))
     assert await extract_facts(invented, said, THURSDAY, remark_filter) == []
     assert invented.prompts == []  # nothing left to read: the model is not even asked
@@ -472,6 +473,11 @@ async def test_a_passing_remark_beside_a_question_is_not_learned(remark_filter: 
             "ok hii so im tomasz and i need help w my essay lol. how long is a paragraph",
             "The user's name is Tomasz",
             "tomasz",
+        ),
+        (
+            "so i work at a garden centre and my boss wants a sign. wording ideas?",
+            "The user works at a garden centre",
+            "garden",
         ),
     ],
 )
