@@ -117,13 +117,15 @@ class RemarkFilter:
     "I forget every time", "head's slow this morning", "settling an argument with a friend":
     said beside a question, about the moment. The regular expressions in `memory.extraction`
     catch the remarks somebody foresaw; this classifier, fitted on the `lasting` and `passing`
-    examples of `config/remark_examples.yaml`, catches the rest by resemblance. A statement is
-    a remark when its `passing` probability reaches `threshold`.
+    examples of `config/remark_examples.yaml`, catches the rest by resemblance: a statement is
+    a remark when its `passing` probability reaches `threshold` (see
+    `memory.extraction.passing_remarks` for the guards around it).
     """
 
     def __init__(self, examples: dict[str, list[str]], threshold: float, embedder: MiniLMEmbedder | None = None):
         self.index = ExampleIndex(examples, embedder)
         self.threshold = threshold
 
-    def __call__(self, statements: list[str]) -> list[bool]:
-        return [p >= self.threshold for p in self.index.probability("passing", statements)]
+    def probabilities(self, statements: list[str]) -> list[float]:
+        """Each statement's probability of being a passing remark."""
+        return self.index.probability("passing", statements)

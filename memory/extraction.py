@@ -14,10 +14,9 @@ import asyncio
 import calendar
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -313,21 +312,37 @@ def grounded(fact: str, user_text: str, min_overlap: float = 0.6) -> bool:
     return hits / len(words) >= min_overlap
 
 
-Remarks = Callable[[list[str]], list[bool]]
-"""Tells which of some statements are passing remarks (see `memory.by_example.RemarkFilter`)."""
+class Remarks(Protocol):
+    """Tells how likely statements are passing remarks (`memory.by_example.RemarkFilter`)."""
+
+    threshold: float
+
+    def probabilities(self, statements: list[str]) -> list[float]: ...
+
+
+SURELY_LASTING = 0.15
+"""A clause about the user that the remark classifier gives at most this probability of passing
+is a lasting fact, whatever the rest of its statement reads like."""
 
 
 async def passing_remarks(parts: list[str], remarks: Remarks) -> list[str]:
-    """The statements that are passing remarks throughout: never one with something specific
-    (`specific`), and not one with a clause that reads as lasting ("ok so i work at a bubble tea
-    shop | and my manager wants me to make tiktoks": the job stays)."""
-    clauses = {part: [c for c in SAID_CLAUSE.split(part) if len(content_words(c)) >= 2] or [part]
-               for part in parts if not specific(part)}  # fmt: skip
-    flat = [c for found in clauses.values() for c in found]
-    if not flat:
+    """The statements that are passing remarks: the classifier reads the statement as one (at
+    `remarks.threshold`), it holds nothing specific (`specific`), and none of its clauses about
+    the user is surely lasting ("ok so i work at a bubble tea shop | and my manager wants me to
+    make tiktoks" keeps the job; "I read now some american forum | and I dont understand nothing"
+    goes)."""
+    general = [part for part in parts if not specific(part)]
+    clauses = {part: [c for c in SAID_CLAUSE.split(part) if len(content_words(c)) >= 2 and SELF.search(c)]
+               for part in general}  # fmt: skip
+    texts = list(dict.fromkeys([*general, *(c for found in clauses.values() for c in found)]))
+    if not texts:
         return []
-    verdicts = dict(zip(flat, await asyncio.to_thread(remarks, flat), strict=True))
-    return [part for part, found in clauses.items() if all(verdicts[c] for c in found)]
+    passing = dict(zip(texts, await asyncio.to_thread(remarks.probabilities, texts), strict=True))
+    return [
+        part
+        for part in general
+        if passing[part] >= remarks.threshold and not any(passing[c] < SURELY_LASTING for c in clauses[part])
+    ]
 
 
 async def extract_facts(

@@ -57,7 +57,7 @@ def apply_live(sena: Sena, key: str, value: Any) -> None:
         setattr(settings.memory, name, value)
         remarks = sena.services.learner.remarks if sena.services.learner is not None else None
         if name == "remark_threshold" and remarks is not None:
-            remarks.threshold = value  # type: ignore[attr-defined]
+            remarks.threshold = value
     elif section == "intent_routing":
         setattr(settings.intent_routing, name, value)
     elif key == "logging.level":
