@@ -17,7 +17,7 @@ from typing import Literal
 from config.settings import ROLES, Settings
 
 Status = Literal["pass", "warn", "fail"]
-EXPECTED_SCHEMAS = {"conversations": 3, "topics": 1, "extensions": 1, "recordings": 1, "logs": 1, "telemetry": 2}
+EXPECTED_SCHEMAS = {"conversations": 3, "topics": 1, "extensions": 1, "recordings": 2, "logs": 1, "telemetry": 2}
 
 
 @dataclass(frozen=True)
