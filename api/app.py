@@ -108,7 +108,6 @@ def create_app(settings: Settings | None = None, models: ChatModels | None = Non
             "extensions": services.extensions.names() if services else [],
         }
 
-    app.state.settings = settings
     app.mount("/studio/static", StaticFiles(directory=studio.STATIC), name="studio-static")
     app.include_router(studio.router)
 

@@ -50,7 +50,7 @@ async def extensions(host: ExtensionsDep, settings: SettingsDep) -> list[dict[st
 
 
 def record_of(host: ExtensionsDep, name: str) -> Any:
-    found = next((r for r in host.records() if r.name == name), None)
+    found = host.registry.get(name)
     if found is None:
         raise HTTPException(404, f"No extension named {name!r}. GET /api/v1/extensions lists them.")
     return found

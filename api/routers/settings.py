@@ -82,9 +82,8 @@ def edits_of(request: Request) -> list[dict[str, Any]]:
     return edits
 
 
-def restart_needed(sena: Sena) -> list[str]:
-    """Keys whose saved value differs from the running one."""
-    running = editing.entries(sena.services.settings)
+def restart_needed(running: list[editing.Entry]) -> list[str]:
+    """Keys whose saved value differs from the running one (`running`: the running settings' entries)."""
     try:
         saved = {e.key: e.value for e in editing.entries(load_settings())}
     except ConfigError:
@@ -100,7 +99,7 @@ async def settings_view(request: Request, sena: SenaDep) -> dict[str, Any]:
     rows = await asyncio.to_thread(editing.entries, sena.services.settings)
     return {
         "entries": [{**asdict(e), "live": e.key in live} for e in rows],
-        "restart_needed": await asyncio.to_thread(restart_needed, sena),
+        "restart_needed": await asyncio.to_thread(restart_needed, rows),
         "edits": edits_of(request),
     }
 

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from api.deps import SettingsDep
 from api.params import ID_PATTERN
 from api.security import SESSION_COOKIE, studio_session
 
@@ -114,19 +115,18 @@ async def home() -> HTMLResponse:
 
 
 @router.get("/studio/login")
-async def login_page(request: Request) -> Response:
-    settings = request.app.state.settings
+async def login_page(settings: SettingsDep) -> Response:
     if settings.api.auth_token is None:
         return RedirectResponse("/studio/processing", status_code=303)
     return HTMLResponse(LOGIN.substitute(error=""), headers={"Content-Security-Policy": CSP})
 
 
 @router.post("/studio/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, settings: SettingsDep) -> Response:
     """The sign-in form's POST (urlencoded `token`; parsed here, so no multipart library is needed)."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
     token = (form.get("token") or [""])[0]
-    expected = request.app.state.settings.api.auth_token
+    expected = settings.api.auth_token
     if expected is None:
         return RedirectResponse("/studio/processing", status_code=303)
     if not hmac.compare_digest(token.encode(), expected.encode()):
